@@ -1,1 +1,37 @@
-fn main(){}
+//! `kubeseal`: seal Kubernetes Secrets offline into SealedSecrets (drop-in for Bitnami's).
+//!
+//! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work.
+
+mod cert;
+mod flags;
+mod kubeconfig;
+mod modes;
+mod output;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::flags::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Completion { shell }) = cli.command {
+        let mut cmd = Cli::command();
+        clap_complete::generate(shell, &mut cmd, "kubeseal", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if cli.seal.version {
+        println!("kubeseal version: {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    match modes::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the chain of contexts joined by ": ".
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

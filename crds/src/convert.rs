@@ -14,8 +14,8 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::manifest::Document;
 use crate::scope::Scope;
 use crate::types::{
-    SealedSecret, SealedSecretSpec, SecretTemplateSpec, API_VERSION, KIND,
-    LAST_APPLIED_ANNOTATION, SKIP_SET_OWNER_REFERENCES_ANNOTATION,
+    SealedSecret, SealedSecretSpec, SecretTemplateSpec, API_VERSION, KIND, LAST_APPLIED_ANNOTATION,
+    SKIP_SET_OWNER_REFERENCES_ANNOTATION,
 };
 
 /// The annotation the ksonnet/kubecfg tool writes; like kubectl's, it holds the whole object.
@@ -64,7 +64,9 @@ pub enum UnsealError {
     #[error("{}", format_failures(.0))]
     Values(BTreeMap<String, Vec<String>>),
     /// Both `encryptedData` and the deprecated `data` are set.
-    #[error("cannot use the field 'encryptedData' and the deprecated field 'data' at the same time")]
+    #[error(
+        "cannot use the field 'encryptedData' and the deprecated field 'data' at the same time"
+    )]
     BothDataFields,
     /// The deprecated `data` field without `--accept-deprecated-v1-data`.
     #[error("using deprecated 'data' field, use 'encryptedData' or flip the feature flag")]
@@ -125,14 +127,20 @@ pub fn secret_from_document(doc: &Document) -> Result<Secret, SealError> {
     })
 }
 
-/// serde_json messages quote the offending value for some errors ("invalid value: string
-/// \"...\""): keep the category and position only.
+/// serde messages quote the offending value ("invalid type: integer `123`", "invalid value:
+/// string \"...\""): drop every quoted part so no value can reach a message.
 fn serde_reason(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.split_once(": string") {
-        Some((head, _)) => head.to_owned(),
-        None => text,
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in e.to_string().chars() {
+        match (quote, c) {
+            (None, '`' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) => out.push(c),
+            (Some(_), _) => {}
+        }
     }
+    out.replace("  ", " ").replace(" ,", ",")
 }
 
 /// Seals a Secret: the values are encrypted for `key` under the Secret's scope, the metadata is

@@ -121,7 +121,12 @@ fn try_key(
     }
     let mut session_key = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
     let opened = oaep
-        .decrypt(&OAEP_SHA256_MGF1SHA256, rsa_ct, &mut session_key, Some(label))
+        .decrypt(
+            &OAEP_SHA256_MGF1SHA256,
+            rsa_ct,
+            &mut session_key,
+            Some(label),
+        )
         .ok()?;
     if opened.len() != SESSION_KEY_LEN {
         return None;

@@ -117,7 +117,10 @@ impl Certificate {
             .find(|b| b.tag() == "CERTIFICATE")
             .ok_or_else(|| KeyError::UnexpectedPem {
                 what: "certificate",
-                found: blocks.first().map(|b| b.tag().to_owned()).unwrap_or_default(),
+                found: blocks
+                    .first()
+                    .map(|b| b.tag().to_owned())
+                    .unwrap_or_default(),
                 expected: "CERTIFICATE",
             })?;
         Self::from_der(block.contents())
@@ -203,7 +206,10 @@ pub fn parse_sealing_key(pem_text: &[u8]) -> Result<(PublicKey, Option<Certifica
     }
     Err(KeyError::UnexpectedPem {
         what: WHAT,
-        found: blocks.first().map(|b| b.tag().to_owned()).unwrap_or_default(),
+        found: blocks
+            .first()
+            .map(|b| b.tag().to_owned())
+            .unwrap_or_default(),
         expected: "CERTIFICATE, PUBLIC KEY or RSA PUBLIC KEY",
     })
 }
@@ -326,7 +332,10 @@ pub fn parse_private_keys_pem(pem_text: &[u8]) -> Result<Vec<PrivateKey>, KeyErr
     if keys.is_empty() {
         return Err(KeyError::UnexpectedPem {
             what: WHAT,
-            found: blocks.first().map(|b| b.tag().to_owned()).unwrap_or_default(),
+            found: blocks
+                .first()
+                .map(|b| b.tag().to_owned())
+                .unwrap_or_default(),
             expected: "RSA PRIVATE KEY or PRIVATE KEY",
         });
     }
@@ -421,9 +430,13 @@ fn parse_pem_blocks(input: &[u8], what: &'static str) -> Result<Vec<pem::Pem>, K
     Ok(blocks)
 }
 
-/// Seconds since the Unix epoch, for messages.
-pub fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
+/// A time as RFC 3339 UTC (`2006-01-02T15:04:05Z`), for messages.
+pub fn format_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-        .as_secs()
+        .as_secs();
+    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(i64::MAX))
+        .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| format!("{secs} seconds after the epoch"))
 }

@@ -12,6 +12,7 @@ pub mod manifest;
 mod schema;
 pub mod scope;
 pub mod types;
+pub mod yaml;
 
 pub use convert::{
     seal_bytes, seal_secret, secret_from_document, unseal_bytes, unseal_sealed_secret, SealError,
@@ -21,6 +22,8 @@ pub use crypto::{hybrid_decrypt, hybrid_encrypt, DecryptError, EncryptError};
 pub use keys::{
     parse_private_keys, parse_sealing_key, Certificate, KeyError, PrivateKey, PublicKey,
 };
-pub use manifest::{parse_documents, write_sealed_secrets, Document, Format, ManifestError};
+pub use manifest::{
+    parse_documents, write_sealed_secrets, write_secrets, Document, Format, ManifestError,
+};
 pub use scope::Scope;
 pub use types::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec};

@@ -17,7 +17,9 @@ pub enum ManifestError {
         reason: String,
     },
     /// A document is YAML/JSON but not an object.
-    #[error("document {index} is not a Kubernetes object (expected a mapping with kind and apiVersion)")]
+    #[error(
+        "document {index} is not a Kubernetes object (expected a mapping with kind and apiVersion)"
+    )]
     NotAnObject {
         /// 1-based position in the input.
         index: usize,
@@ -77,11 +79,9 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Document>, ManifestError> {
     } else {
         let mut values = Vec::new();
         for doc in serde_yaml::Deserializer::from_slice(input) {
-            let value = serde_json::Value::deserialize(doc).map_err(|e| {
-                ManifestError::Syntax {
-                    format: "YAML",
-                    reason: yaml_reason(&e),
-                }
+            let value = serde_json::Value::deserialize(doc).map_err(|e| ManifestError::Syntax {
+                format: "YAML",
+                reason: yaml_reason(&e),
             })?;
             if !value.is_null() {
                 values.push(value);
@@ -136,6 +136,30 @@ pub fn write_sealed_secrets(
     Ok(out)
 }
 
+/// Writes Secrets (e.g. from `--recovery-unseal`) in the same shapes as SealedSecrets.
+pub fn write_secrets(
+    items: &[k8s_openapi::api::core::v1::Secret],
+    format: Format,
+) -> Result<String, serde_json::Error> {
+    let mut out = String::new();
+    for item in items {
+        let shaped = go_shape::Secret::from(item);
+        match format {
+            Format::Json => {
+                out.push_str(&go_escape(&serde_json::to_string_pretty(&shaped)?));
+                out.push('\n');
+            }
+            Format::Yaml => {
+                out.push_str("---\n");
+                out.push_str(&crate::yaml::to_string(&sort_keys(serde_json::to_value(
+                    shaped,
+                )?)));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One SealedSecret as indented JSON in Go field order with Go's HTML-safe escaping, ending in a
 /// newline.
 pub fn to_go_json(item: &SealedSecret) -> Result<String, serde_json::Error> {
@@ -148,8 +172,7 @@ pub fn to_go_json(item: &SealedSecret) -> Result<String, serde_json::Error> {
 pub fn to_go_yaml(item: &SealedSecret) -> Result<String, serde_json::Error> {
     // serde_json's Map is a BTreeMap (no preserve_order): converting sorts every level.
     let value = serde_json::to_value(go_shape::SealedSecret::from(item))?;
-    let sorted = sort_keys(value);
-    serde_yaml::to_string(&sorted).map_err(serde::ser::Error::custom)
+    Ok(crate::yaml::to_string(&sort_keys(value)))
 }
 
 /// Sorts object keys at every level (independent of serde_json's map feature flags).
@@ -252,6 +275,34 @@ mod go_shape {
         owner_references: Option<&'a Vec<meta::OwnerReference>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         finalizers: Option<&'a Vec<String>>,
+    }
+
+    /// Go's `v1.Secret` order: kind, apiVersion, metadata, immutable, data, stringData, type.
+    #[derive(Serialize)]
+    pub(super) struct Secret<'a> {
+        kind: &'static str,
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        metadata: ObjectMeta<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        immutable: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a BTreeMap<String, k8s_openapi::ByteString>>,
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+        type_: Option<&'a str>,
+    }
+
+    impl<'a> From<&'a k8s_openapi::api::core::v1::Secret> for Secret<'a> {
+        fn from(s: &'a k8s_openapi::api::core::v1::Secret) -> Self {
+            Self {
+                kind: "Secret",
+                api_version: "v1",
+                metadata: ObjectMeta::from(&s.metadata),
+                immutable: s.immutable,
+                data: non_empty(&s.data),
+                type_: s.type_.as_deref().filter(|t| !t.is_empty()),
+            }
+        }
     }
 
     fn non_empty<T: IsEmpty>(v: &Option<T>) -> Option<&T> {

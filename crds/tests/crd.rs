@@ -21,7 +21,13 @@ fn checked_in_manifest_matches_the_types() {
 /// unknown-field preservation (descriptions are prose).
 fn skeleton(schema: &Value) -> Value {
     let mut out = serde_json::Map::new();
-    for key in ["type", "format", "required", "nullable", "x-kubernetes-preserve-unknown-fields"] {
+    for key in [
+        "type",
+        "format",
+        "required",
+        "nullable",
+        "x-kubernetes-preserve-unknown-fields",
+    ] {
         if let Some(v) = schema.get(key) {
             out.insert(key.into(), v.clone());
         }
@@ -29,7 +35,10 @@ fn skeleton(schema: &Value) -> Value {
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         out.insert(
             "properties".into(),
-            props.iter().map(|(k, v)| (k.clone(), skeleton(v))).collect(),
+            props
+                .iter()
+                .map(|(k, v)| (k.clone(), skeleton(v)))
+                .collect(),
         );
     }
     for key in ["items", "additionalProperties"] {

@@ -1,0 +1,386 @@
+//! What `kubeseal` does, one function per mode, in the original's order of precedence:
+//! recovery-unseal, validate / re-encrypt, fetch-cert, merge-into, raw, seal.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use crds::manifest::{self, Format};
+use crds::{PublicKey, Scope, SealOptions, SealedSecret};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+use zeroize::Zeroizing;
+
+use crate::cert;
+use crate::flags::Cli;
+use crate::kubeconfig;
+use crate::output::{write_atomically, Sink};
+
+/// Runs the mode the flags select.
+pub fn run(cli: &Cli) -> Result<()> {
+    let f = &cli.seal;
+    let scope = f
+        .scope
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<Scope>)
+        .transpose()?;
+    let explicit_format = f.format.as_deref().map(parse_format).transpose()?;
+    if !f.recovery_private_key.is_empty() && !f.recovery_unseal && std::io::stderr().is_terminal() {
+        eprintln!("warning: ignoring --recovery-private-key because unseal command not chosen with --recovery-unseal");
+    }
+
+    if f.recovery_unseal {
+        let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
+        return recovery_unseal(cli, format);
+    }
+    if f.validate || f.re_encrypt {
+        let what = if f.validate {
+            "--validate"
+        } else {
+            "--re-encrypt"
+        };
+        bail!("{what} needs the controller, and reaching it through the cluster is not supported by this kubeseal yet");
+    }
+    let Some(cert_source) = f.cert.as_deref().filter(|c| !c.is_empty()) else {
+        bail!("no certificate: pass --cert FILE|URL (fetching it from the controller through the cluster is not supported by this kubeseal yet)");
+    };
+    let pem = cert::read_cert_source(cert_source)?;
+    if f.fetch_cert {
+        return sink(cli).write(&pem);
+    }
+    let key = cert::sealing_key(cert_source, &pem)?;
+
+    if let Some(target) = f.merge_into.as_deref() {
+        return merge_into(cli, &key, scope, explicit_format, target);
+    }
+    if f.raw {
+        return seal_raw(cli, &key, scope);
+    }
+    let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
+    seal(cli, &key, scope, format)
+}
+
+fn parse_format(s: &str) -> Result<Format> {
+    match s.to_ascii_lowercase().as_str() {
+        "json" | "" => Ok(Format::Json),
+        "yaml" => Ok(Format::Yaml),
+        other => bail!("unsupported output format: {other} (expected json or yaml)"),
+    }
+}
+
+/// `-o` wins; otherwise a `.yaml`/`.yml` output file means YAML; otherwise JSON.
+fn output_format(explicit: Option<Format>, out_file: Option<&Path>) -> Format {
+    explicit.unwrap_or_else(|| match out_file.and_then(|p| p.extension()) {
+        Some(ext) if ext == "yaml" || ext == "yml" => Format::Yaml,
+        _ => Format::Json,
+    })
+}
+
+fn sink(cli: &Cli) -> Sink {
+    match &cli.seal.sealed_secret_file {
+        Some(path) => Sink::File(path.clone()),
+        None => Sink::Stdout,
+    }
+}
+
+/// The whole input (from `-f` or stdin), zeroized when dropped.
+fn read_input(cli: &Cli) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    match &cli.seal.secret_file {
+        Some(path) => {
+            buf.extend_from_slice(
+                &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+            );
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("(tty detected: expecting json/yaml k8s resource in stdin)");
+            }
+            stdin
+                .lock()
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
+        }
+    }
+    Ok(buf)
+}
+
+fn input_name(cli: &Cli) -> String {
+    cli.seal
+        .secret_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "stdin".to_owned())
+}
+
+/// The namespace used for Secrets that have none: `-n`, else the kubeconfig context's.
+fn fallback_namespace(cli: &Cli) -> Result<Option<String>> {
+    if let Some(ns) = cli.cluster.namespace.as_ref().filter(|n| !n.is_empty()) {
+        return Ok(Some(ns.clone()));
+    }
+    kubeconfig::context_namespace(
+        cli.cluster.kubeconfig.as_deref(),
+        cli.cluster.context.as_deref(),
+    )
+}
+
+/// The Secrets to seal: from `--from-file` with `--name`, or the documents of the input.
+fn input_secrets(cli: &Cli) -> Result<Vec<Secret>> {
+    let f = &cli.seal;
+    if !f.from_file.is_empty() {
+        let Some(name) = f.name.as_ref() else {
+            bail!("--from-file requires --raw, or --name to build a Secret from the files");
+        };
+        let mut data = BTreeMap::new();
+        for spec in &f.from_file {
+            let (key, path) = from_file_spec(spec)?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read --from-file {}", path.display()))?;
+            data.insert(key, ByteString(bytes));
+        }
+        return Ok(vec![Secret {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            type_: Some("Opaque".to_owned()),
+            ..Secret::default()
+        }]);
+    }
+    let input = read_input(cli)?;
+    let docs = manifest::parse_documents(&input)
+        .with_context(|| format!("cannot read {}", input_name(cli)))?;
+    if docs.is_empty() {
+        bail!(
+            "no Secret found in {} (expected a YAML or JSON Secret, UTF-8 encoded)",
+            input_name(cli)
+        );
+    }
+    docs.iter()
+        .map(|doc| crds::secret_from_document(doc).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// `[key=]path`: the key defaults to the file's name.
+fn from_file_spec(spec: &str) -> Result<(String, PathBuf)> {
+    let (key, path) = match spec.split_once('=') {
+        Some((key, path)) => (key.to_owned(), PathBuf::from(path)),
+        None => {
+            let path = PathBuf::from(spec);
+            let key = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| {
+                    anyhow!("--from-file {spec:?}: cannot derive a key name; use key=path")
+                })?;
+            (key, path)
+        }
+    };
+    if key.is_empty() {
+        bail!("--from-file {spec:?}: empty key name");
+    }
+    Ok((key, path))
+}
+
+fn seal_all(
+    cli: &Cli,
+    key: &PublicKey,
+    secrets: Vec<Secret>,
+    mut opts: SealOptions,
+) -> Result<Vec<SealedSecret>> {
+    let needs_namespace = secrets.iter().any(|s| {
+        s.metadata.namespace.as_deref().is_none_or(str::is_empty) && opts.namespace.is_none()
+    });
+    if needs_namespace {
+        opts.fallback_namespace = fallback_namespace(cli)?;
+    }
+    let many = secrets.len() > 1;
+    secrets
+        .into_iter()
+        .enumerate()
+        .map(|(i, secret)| {
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            crds::seal_secret(secret, key, &opts).map_err(|e| {
+                let err = anyhow::Error::from(e);
+                if many {
+                    err.context(format!("Secret {} ({name:?})", i + 1))
+                } else {
+                    err
+                }
+            })
+        })
+        .collect()
+}
+
+fn seal(cli: &Cli, key: &PublicKey, scope: Option<Scope>, format: Format) -> Result<()> {
+    let secrets = input_secrets(cli)?;
+    let opts = SealOptions {
+        scope,
+        allow_empty_data: cli.seal.allow_empty_data,
+        name: cli.seal.name.clone(),
+        ..SealOptions::default()
+    };
+    let sealed = seal_all(cli, key, secrets, opts)?;
+    let text = manifest::write_sealed_secrets(&sealed, format)?;
+    sink(cli).write(text.as_bytes())
+}
+
+fn seal_raw(cli: &Cli, key: &PublicKey, scope: Option<Scope>) -> Result<()> {
+    let f = &cli.seal;
+    let scope = scope.unwrap_or_default();
+    let namespace = if scope == Scope::ClusterWide {
+        cli.cluster.namespace.clone().unwrap_or_default()
+    } else {
+        fallback_namespace(cli)?
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                anyhow!("must provide the --namespace flag with --raw and --scope {scope}")
+            })?
+    };
+    let name = f.name.clone().unwrap_or_default();
+    if scope == Scope::Strict && name.is_empty() {
+        bail!("must provide the --name flag with --raw and --scope strict");
+    }
+    let value = match f.from_file.as_slice() {
+        [] => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                bail!("--raw needs the value to seal: pass --from-file PATH or pipe it on stdin");
+            }
+            let mut buf = Zeroizing::new(Vec::new());
+            stdin
+                .lock()
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
+            if buf.is_empty() {
+                bail!("--raw read an empty value from stdin: pass --from-file PATH (use /dev/null to seal an empty value)");
+            }
+            buf
+        }
+        [spec] => {
+            let (_, path) = from_file_spec(spec)?;
+            Zeroizing::new(
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read --from-file {}", path.display()))?,
+            )
+        }
+        _ => bail!("must provide only one --from-file when encrypting a single item with --raw"),
+    };
+    let sealed = crds::seal_bytes(key, &scope.label(&namespace, &name), &value)?;
+    sink(cli).write(sealed.as_bytes())
+}
+
+fn merge_into(
+    cli: &Cli,
+    key: &PublicKey,
+    scope: Option<Scope>,
+    explicit_format: Option<Format>,
+    target: &Path,
+) -> Result<()> {
+    let original_text =
+        std::fs::read(target).with_context(|| format!("cannot read {}", target.display()))?;
+    let mut original = read_sealed_secret(&original_text)
+        .with_context(|| format!("--merge-into {}", target.display()))?;
+    let secrets = input_secrets(cli)?;
+    let opts = SealOptions {
+        scope,
+        allow_empty_data: cli.seal.allow_empty_data,
+        name: original.metadata.name.clone(),
+        namespace: original.metadata.namespace.clone(),
+        fallback_namespace: None,
+    };
+    for update in seal_all(cli, key, secrets, opts)? {
+        crds::convert::merge_into(&mut original, update);
+    }
+    // Unlike the original (which rewrites in -o format, JSON by default), keep the file's own
+    // format unless -o asks otherwise.
+    let format = explicit_format.unwrap_or(if manifest::is_json(&original_text) {
+        Format::Json
+    } else {
+        Format::Yaml
+    });
+    let text = manifest::write_sealed_secrets(std::slice::from_ref(&original), format)?;
+    write_atomically(target, text.as_bytes())
+}
+
+/// Exactly one SealedSecret from a file's text.
+fn read_sealed_secret(text: &[u8]) -> Result<SealedSecret> {
+    let mut docs = manifest::parse_documents(text)?;
+    let doc = match docs.len() {
+        1 => docs.remove(0),
+        0 => bail!("no SealedSecret found"),
+        n => bail!("expected one SealedSecret, found {n} documents"),
+    };
+    sealed_secret_from_document(doc)
+}
+
+fn sealed_secret_from_document(doc: crds::Document) -> Result<SealedSecret> {
+    match (
+        doc.kind(),
+        doc.value.get("apiVersion").and_then(|v| v.as_str()),
+    ) {
+        (Some(crds::types::KIND), Some(crds::types::API_VERSION)) => {}
+        (kind, api) => bail!(
+            "document {} is not a SealedSecret (apiVersion {:?}, kind {:?})",
+            doc.index,
+            api.unwrap_or_default(),
+            kind.unwrap_or_default()
+        ),
+    }
+    serde_json::from_value(doc.value)
+        .map_err(|e| anyhow!("document {} is not a valid SealedSecret: {e}", doc.index))
+}
+
+fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
+    let f = &cli.seal;
+    if f.recovery_private_key.is_empty() {
+        bail!("--recovery-unseal requires --recovery-private-key FILE (PEM key, key Secret or List of them)");
+    }
+    let mut keys = Vec::new();
+    for path in &f.recovery_private_key {
+        let bytes = Zeroizing::new(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read private key {}", path.display()))?,
+        );
+        keys.extend(
+            crds::parse_private_keys(&bytes)
+                .with_context(|| format!("cannot use private key {}", path.display()))?,
+        );
+    }
+    let input = read_input(cli)?;
+    let docs = manifest::parse_documents(&input)
+        .with_context(|| format!("cannot read {}", input_name(cli)))?;
+    if docs.is_empty() {
+        bail!("no SealedSecret found in {}", input_name(cli));
+    }
+    let mut secrets = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let sealed = sealed_secret_from_document(doc)?;
+        let secret = crds::unseal_sealed_secret(
+            &sealed,
+            &keys,
+            &crds::convert::NoTemplates,
+            crds::UnsealOptions {
+                accept_deprecated_v1_data: true,
+            },
+        )
+        .with_context(|| {
+            format!(
+                "cannot unseal SealedSecret {}/{}",
+                sealed.metadata.namespace.as_deref().unwrap_or_default(),
+                sealed.metadata.name.as_deref().unwrap_or_default()
+            )
+        })?;
+        secrets.push(secret);
+    }
+    let text = Zeroizing::new(manifest::write_secrets(&secrets, format)?);
+    for s in &mut secrets {
+        crds::convert::zeroize_secret(s);
+    }
+    sink(cli).write(text.as_bytes())
+}
