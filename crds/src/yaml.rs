@@ -196,15 +196,22 @@ fn resolves_to_non_string(s: &str) -> bool {
     if !("+-.".contains(first) || first.is_ascii_digit()) {
         return false;
     }
-    // Numbers in any YAML 1.1 spelling (underscores, 0x/0o/0b prefixes, exponents, base 60)
-    // and timestamps all start like this and use only these characters.
-    let numeric_chars = unsigned
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() || "._:xXoObB+-eE".contains(c));
+    let digits = unsigned.replace('_', "");
+    let all = |s: &str, f: fn(char) -> bool| !s.is_empty() && s.chars().all(f);
+    if let Some(hex) = digits.strip_prefix("0x") {
+        return all(hex, |c| c.is_ascii_hexdigit());
+    }
+    if let Some(bin) = digits.strip_prefix("0b") {
+        return all(bin, |c| c == '0' || c == '1');
+    }
+    let base60 = digits.contains(':')
+        && digits
+            .split(':')
+            .all(|part| all(part, |c| c.is_ascii_digit() || c == '.'));
     let timestamp = unsigned.len() >= 8
         && unsigned.as_bytes()[..4].iter().all(u8::is_ascii_digit)
         && unsigned.as_bytes()[4] == b'-';
-    (numeric_chars && unsigned.chars().any(|c| c.is_ascii_digit())) || timestamp
+    digits.parse::<f64>().is_ok() || base60 || timestamp
 }
 
 #[cfg(test)]
