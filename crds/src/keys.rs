@@ -285,6 +285,10 @@ impl PrivateKey {
         })
     }
 
+    pub(crate) fn aws_key(&self) -> &PrivateDecryptingKey {
+        &self.key
+    }
+
     pub(crate) fn oaep(&self) -> &OaepPrivateDecryptingKey {
         &self.oaep
     }
