@@ -86,7 +86,8 @@ fn generated_key_secret_has_the_go_controllers_shape() {
     let loaded = keygen::from_key_secret(&secret).expect("loads");
     let label = Scope::Strict.label("ns", "name");
     let sealed = crds::seal_bytes(loaded.certificate.public_key(), &label, b"value").expect("seal");
-    let plain = crds::unseal_bytes(&[key.private_key.clone()], &label, &sealed).expect("unseal");
+    let plain = crds::unseal_bytes(std::slice::from_ref(&key.private_key), &label, &sealed)
+        .expect("unseal");
     assert_eq!(plain.as_slice(), b"value");
 }
 
