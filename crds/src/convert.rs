@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::ByteString;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::crypto::{hybrid_decrypt, hybrid_encrypt, DecryptError, EncryptError};
+use crate::crypto::{hybrid_decrypt, hybrid_decrypt_indexed, hybrid_encrypt, DecryptError, EncryptError};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::manifest::Document;
 use crate::scope::Scope;
@@ -264,10 +264,102 @@ pub fn unseal_bytes(
     label: &[u8],
     sealed: &str,
 ) -> Result<Zeroizing<Vec<u8>>, ValueError> {
+    unseal_bytes_indexed(keys, label, sealed).map(|(_, plain)| plain)
+}
+
+/// Like [`unseal_bytes`], also returning the position in `keys` of the key that opened it.
+pub fn unseal_bytes_indexed(
+    keys: &[PrivateKey],
+    label: &[u8],
+    sealed: &str,
+) -> Result<(usize, Zeroizing<Vec<u8>>), ValueError> {
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(sealed.trim())
         .map_err(|_| ValueError::NotBase64)?;
-    Ok(hybrid_decrypt(keys, label, &ciphertext)?)
+    Ok(hybrid_decrypt_indexed(keys, label, &ciphertext)?)
+}
+
+/// The decrypted values of a SealedSecret (no templates rendered), and the highest position in
+/// `keys` of a key that was needed: 0 means everything is sealed to the first (newest) key.
+pub struct DecryptedValues {
+    /// Plaintext by data key; zeroized on drop.
+    pub values: BTreeMap<String, Zeroizing<Vec<u8>>>,
+    /// Highest index in `keys` used to open a value.
+    pub oldest_key_index: usize,
+}
+
+/// Decrypts every value of `spec.encryptedData` (or the deprecated `spec.data`), without
+/// rendering templates: what `/v1/verify` and `/v1/rotate` need.
+pub fn decrypt_values(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    opts: UnsealOptions,
+) -> Result<DecryptedValues, UnsealError> {
+    let name = sealed
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(UnsealError::MissingMetadata("name"))?;
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
+    let label = Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
+    let legacy = sealed.spec.data.as_ref().filter(|d| !d.0.is_empty());
+    match legacy {
+        Some(_) if !sealed.spec.encrypted_data.is_empty() => Err(UnsealError::BothDataFields),
+        Some(_) if !opts.accept_deprecated_v1_data => Err(UnsealError::DeprecatedDataRefused),
+        Some(blob) => Ok(DecryptedValues {
+            values: unseal_v1_blob(keys, &label, &blob.0)?,
+            oldest_key_index: 0,
+        }),
+        None => {
+            let mut values = BTreeMap::new();
+            let mut oldest_key_index = 0;
+            let mut failures: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (key, sealed_value) in &sealed.spec.encrypted_data {
+                match unseal_bytes_indexed(keys, &label, sealed_value) {
+                    Ok((index, plain)) => {
+                        oldest_key_index = oldest_key_index.max(index);
+                        values.insert(key.clone(), plain);
+                    }
+                    Err(e) => failures.entry(e.to_string()).or_default().push(key.clone()),
+                }
+            }
+            if failures.is_empty() {
+                Ok(DecryptedValues {
+                    values,
+                    oldest_key_index,
+                })
+            } else {
+                Err(UnsealError::Values(failures))
+            }
+        }
+    }
+}
+
+/// Re-encrypts every value of a SealedSecret to `newest` (same scope and label), keeping
+/// everything else: what `/v1/rotate` and `kubeseal --re-encrypt` do. Plaintext never leaves.
+pub fn reencrypt(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    newest: &PublicKey,
+    opts: UnsealOptions,
+) -> Result<SealedSecret, UnsealError> {
+    let decrypted = decrypt_values(sealed, keys, opts)?;
+    let name = sealed.metadata.name.as_deref().unwrap_or_default();
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
+    let label = Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
+    let mut out = sealed.clone();
+    out.spec.data = None;
+    out.spec.encrypted_data = decrypted
+        .values
+        .iter()
+        .map(|(k, v)| {
+            seal_bytes(newest, &label, v)
+                .map(|ct| (k.clone(), ct))
+                .map_err(|e| UnsealError::Values(BTreeMap::from([(e.to_string(), vec![k.clone()])])))
+        })
+        .collect::<Result<_, _>>()?;
+    out.status = None;
+    Ok(out)
 }
 
 /// Options of the unsealing side.
@@ -310,42 +402,24 @@ pub fn unseal_sealed_secret(
     renderer: &dyn TemplateRenderer,
     opts: UnsealOptions,
 ) -> Result<Secret, UnsealError> {
-    let name = sealed
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(UnsealError::MissingMetadata("name"))?;
+    unseal_sealed_secret_detailed(sealed, keys, renderer, opts).map(|(secret, _)| secret)
+}
+
+/// Like [`unseal_sealed_secret`], also returning the highest position in `keys` of a key that
+/// was needed (0: all values are sealed to the first key).
+pub fn unseal_sealed_secret_detailed(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    renderer: &dyn TemplateRenderer,
+    opts: UnsealOptions,
+) -> Result<(Secret, usize), UnsealError> {
+    let DecryptedValues {
+        values,
+        oldest_key_index,
+    } = decrypt_values(sealed, keys, opts)?;
+    let name = sealed.metadata.name.as_deref().unwrap_or_default();
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
-    let scope = Scope::from_annotations(sealed.metadata.annotations.as_ref());
-    let label = scope.label(namespace, name);
     let template = &sealed.spec.template;
-
-    let mut values: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
-    let legacy = sealed.spec.data.as_ref().filter(|d| !d.0.is_empty());
-    match legacy {
-        Some(_) if !sealed.spec.encrypted_data.is_empty() => {
-            return Err(UnsealError::BothDataFields)
-        }
-        Some(_) if !opts.accept_deprecated_v1_data => {
-            return Err(UnsealError::DeprecatedDataRefused)
-        }
-        Some(blob) => values = unseal_v1_blob(keys, &label, &blob.0)?,
-        None => {
-            let mut failures: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (key, sealed_value) in &sealed.spec.encrypted_data {
-                match unseal_bytes(keys, &label, sealed_value) {
-                    Ok(plain) => {
-                        values.insert(key.clone(), plain);
-                    }
-                    Err(e) => failures.entry(e.to_string()).or_default().push(key.clone()),
-                }
-            }
-            if !failures.is_empty() {
-                return Err(UnsealError::Values(failures));
-            }
-        }
-    }
-
     let mut data: BTreeMap<String, ByteString> = values
         .iter()
         .map(|(k, v)| (k.clone(), ByteString(v.to_vec())))
@@ -383,13 +457,14 @@ pub fn unseal_sealed_secret(
     } else {
         Some(vec![owner_reference(sealed)])
     };
-    Ok(Secret {
+    let secret = Secret {
         metadata,
         data: Some(data),
         immutable: template.immutable,
         type_: template.type_.clone(),
         string_data: None,
-    })
+    };
+    Ok((secret, oldest_key_index))
 }
 
 /// The owner reference a Secret gets to its SealedSecret.

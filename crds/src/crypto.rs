@@ -91,6 +91,15 @@ pub fn hybrid_decrypt<'k>(
     label: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    hybrid_decrypt_indexed(keys, label, ciphertext).map(|(_, plain)| plain)
+}
+
+/// Like [`hybrid_decrypt`], also returning the position in `keys` of the key that opened it.
+pub fn hybrid_decrypt_indexed<'k>(
+    keys: impl IntoIterator<Item = &'k PrivateKey>,
+    label: &[u8],
+    ciphertext: &[u8],
+) -> Result<(usize, Zeroizing<Vec<u8>>), DecryptError> {
     let truncated = DecryptError::Truncated {
         len: ciphertext.len(),
     };
@@ -101,9 +110,9 @@ pub fn hybrid_decrypt<'k>(
         return Err(truncated);
     }
 
-    for key in keys {
+    for (index, key) in keys.into_iter().enumerate() {
         if let Some(plain) = try_key(key, label, rsa_ct, aes_ct) {
-            return Ok(plain);
+            return Ok((index, plain));
         }
     }
     Err(DecryptError::NoKeyCouldDecrypt)
