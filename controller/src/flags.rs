@@ -1,0 +1,312 @@
+//! Command-line flags: every flag of the Go controller (names, defaults, deprecated aliases, Go
+//! boolean syntax `--flag=false`), plus the ones this implementation adds (`--kubeconfig`,
+//! `--leader-elect`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{ArgAction, Parser, ValueEnum};
+
+/// Unseals SealedSecrets into Secrets; serves the sealing certificate and the verify/rotate API.
+#[derive(Debug, Parser)]
+#[command(name = "sealed-secrets-controller", disable_version_flag = true)]
+pub struct Flags {
+    /// Prefix used to name keys.
+    #[arg(long, default_value = "sealed-secrets-key")]
+    pub key_prefix: String,
+    /// Size of encryption key.
+    #[arg(long, default_value_t = 4096)]
+    pub key_size: usize,
+    /// Duration that certificate is valid for.
+    #[arg(long, default_value = "87600h", value_parser = parse_go_duration)]
+    pub key_ttl: Duration,
+    /// Common name to be used as issuer/subject DN in generated certificate.
+    #[arg(long, default_value = "")]
+    pub my_cn: String,
+    /// New key generation period (automatic rotation disabled if 0).
+    #[arg(long, alias = "rotate-period", default_value = "720h", value_parser = parse_go_duration)]
+    pub key_renew_period: Duration,
+    /// Which key sorts first: CertNotBefore or SecretCreationTimestamp.
+    #[arg(long, value_enum, default_value = "CertNotBefore")]
+    pub key_order_priority: KeyOrder,
+    /// Accept deprecated V1 data field.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub accept_deprecated_v1_data: bool,
+    /// Create a new key if latest one is older than this cutoff time (RFC 1123 with numeric zone,
+    /// e.g. "Mon, 02 Jan 2006 15:04:05 -0700").
+    #[arg(long, default_value = "")]
+    pub key_cutoff_time: String,
+    /// Scan all namespaces or only the current namespace.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub all_namespaces: bool,
+    /// Comma-separated list of additional namespaces to be scanned.
+    #[arg(long, default_value = "")]
+    pub additional_namespaces: String,
+    /// Label selector which can be used to filter sealed secrets.
+    #[arg(long, default_value = "")]
+    pub label_selector: String,
+    /// Number of allowed sustained request per second for verify endpoint.
+    #[arg(long, default_value_t = 2)]
+    pub rate_limit: u32,
+    /// Number of requests allowed to exceed the rate limit per second for verify endpoint.
+    #[arg(long, default_value_t = 2)]
+    pub rate_limit_burst: u32,
+    /// Comma-separated list of additional annotations for private key secrets (k=v).
+    #[arg(long, default_value = "")]
+    pub privatekey_annotations: String,
+    /// Comma-separated list of additional labels for private key secrets (k=v).
+    #[arg(long, default_value = "")]
+    pub privatekey_labels: String,
+    /// Accepted for compatibility; garbage collection always follows owner references.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub old_gc_behavior: bool,
+    /// Whether to update the status of SealedSecrets.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub update_status: bool,
+    /// Accepted for compatibility: key Secrets created or restored while running are always
+    /// picked up.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub watch_for_secrets: bool,
+    /// Do not re-create or restore a Secret someone deleted or edited.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_recreate: bool,
+    /// Accepted for compatibility (logs go to stderr).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub log_info_stdout: bool,
+    /// Log level: DEBUG, INFO, WARN or ERROR.
+    #[arg(long, default_value = "INFO", ignore_case = true)]
+    pub log_level: String,
+    /// Log format: text or json.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Max unseal retries for a SealedSecret whose Secret cannot be written.
+    #[arg(long, default_value_t = 5)]
+    pub max_unseal_retries: u32,
+    /// Kubernetes client QPS limit (only applied when given; the API server protects itself).
+    #[arg(long)]
+    pub kubeclient_qps: Option<f32>,
+    /// Kubernetes client burst (only applied with --kubeclient-qps).
+    #[arg(long)]
+    pub kubeclient_burst: Option<u32>,
+    /// HTTP listen address for the API (cert, verify, rotate, healthz).
+    #[arg(long, default_value = ":8080")]
+    pub listen_addr: String,
+    /// HTTP listen address for /metrics.
+    #[arg(long, default_value = ":8081")]
+    pub listen_metrics_addr: String,
+    /// Kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Elect a leader among replicas through a Lease; only the leader creates keys and writes
+    /// Secrets, every replica serves the HTTP API.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub leader_elect: bool,
+    /// Lease duration for leader election.
+    #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
+    pub leader_elect_lease_duration: Duration,
+    /// Name of the Lease used for leader election.
+    #[arg(long, default_value = "sealed-secrets-controller")]
+    pub leader_elect_lease_name: String,
+    /// Print version information and exit.
+    #[arg(long)]
+    pub version: bool,
+}
+
+/// How keys are ordered to pick the one that seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyOrder {
+    /// Newest certificate NotBefore first (the original's default).
+    #[value(name = "CertNotBefore")]
+    CertNotBefore,
+    /// Newest Secret creationTimestamp first.
+    #[value(name = "SecretCreationTimestamp")]
+    SecretCreationTimestamp,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses a Go `time.Duration` string: `720h`, `1h30m`, `15s`, `500ms`, `0`.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("unknown unit {other:?} in duration {s:?}")),
+        };
+        total += value * seconds;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+impl Flags {
+    /// `--listen-addr` style (`:8080`, `127.0.0.1:8080`) as a socket address.
+    pub fn socket_addr(addr: &str) -> Result<SocketAddr> {
+        let full = if addr.starts_with(':') {
+            format!("0.0.0.0{addr}")
+        } else {
+            addr.to_owned()
+        };
+        full.parse()
+            .with_context(|| format!("invalid listen address {addr:?}"))
+    }
+
+    /// `k=v,k2=v2` maps (`--privatekey-labels`, `--privatekey-annotations`).
+    pub fn key_values(flag: &str, text: &str) -> Result<BTreeMap<String, String>> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .ok_or_else(|| anyhow!("--{flag}: {kv:?} is not key=value"))
+            })
+            .collect()
+    }
+
+    /// The namespaces to watch: `None` for all.
+    pub fn namespaces(&self, own: &str) -> Option<Vec<String>> {
+        if self.all_namespaces {
+            return None;
+        }
+        let mut list = vec![own.to_owned()];
+        for ns in self.additional_namespaces.split(',').map(str::trim) {
+            if !ns.is_empty() && !list.iter().any(|n| n == ns) {
+                list.push(ns.to_owned());
+            }
+        }
+        Some(list)
+    }
+
+    /// `--key-cutoff-time` as a time, if set.
+    pub fn key_cutoff(&self) -> Result<Option<std::time::SystemTime>> {
+        if self.key_cutoff_time.trim().is_empty() {
+            return Ok(None);
+        }
+        let ts = k8s_openapi::jiff::fmt::rfc2822::parse(self.key_cutoff_time.trim())
+            .map(|zoned| zoned.timestamp())
+            .map_err(|e| anyhow!("--key-cutoff-time {:?}: {e}", self.key_cutoff_time))?;
+        let secs = u64::try_from(ts.as_second())
+            .map_err(|_| anyhow!("--key-cutoff-time is before 1970"))?;
+        Ok(Some(std::time::UNIX_EPOCH + Duration::from_secs(secs)))
+    }
+
+    /// Checks values clap cannot.
+    pub fn validate(&self) -> Result<()> {
+        if ![2048, 3072, 4096, 8192].contains(&self.key_size) {
+            bail!(
+                "--key-size {} is not supported (use 2048, 3072, 4096 or 8192)",
+                self.key_size
+            );
+        }
+        Self::key_values("privatekey-labels", &self.privatekey_labels)?;
+        Self::key_values("privatekey-annotations", &self.privatekey_annotations)?;
+        self.key_cutoff()?;
+        Self::socket_addr(&self.listen_addr)?;
+        Self::socket_addr(&self.listen_metrics_addr)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("720h"),
+            Ok(Duration::from_secs(720 * 3600))
+        );
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("3d").is_err());
+    }
+
+    #[test]
+    fn go_boolean_flags_and_aliases() {
+        let f = Flags::try_parse_from([
+            "c",
+            "--update-status=false",
+            "--skip-recreate",
+            "--rotate-period",
+            "1h",
+            "--key-order-priority",
+            "SecretCreationTimestamp",
+        ])
+        .expect("parses");
+        assert!(!f.update_status);
+        assert!(f.skip_recreate);
+        assert!(f.all_namespaces);
+        assert_eq!(f.key_renew_period, Duration::from_secs(3600));
+        assert_eq!(f.key_order_priority, KeyOrder::SecretCreationTimestamp);
+    }
+
+    #[test]
+    fn cutoff_time_is_rfc1123_with_numeric_zone() {
+        let f =
+            Flags::try_parse_from(["c", "--key-cutoff-time", "Mon, 02 Jan 2006 15:04:05 -0700"])
+                .expect("parses");
+        let t = f.key_cutoff().expect("valid").expect("set");
+        assert_eq!(
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .ok(),
+            Some(1_136_239_445)
+        );
+    }
+
+    #[test]
+    fn namespaces_and_key_values() {
+        let f = Flags::try_parse_from([
+            "c",
+            "--all-namespaces=false",
+            "--additional-namespaces",
+            "a, b,a",
+        ])
+        .expect("parses");
+        assert_eq!(
+            f.namespaces("own"),
+            Some(vec!["own".into(), "a".into(), "b".into()])
+        );
+        assert_eq!(
+            Flags::key_values("x", "a=1, b=2").expect("valid"),
+            BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+        assert!(Flags::key_values("x", "a").is_err());
+    }
+}

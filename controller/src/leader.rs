@@ -1,0 +1,50 @@
+//! Leader election through a `coordination.k8s.io/v1` Lease (kube-lease-manager): only the
+//! leader creates keys and writes Secrets; every replica serves the HTTP API.
+
+use std::time::Duration;
+
+use kube::Client;
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
+
+/// This replica's identity in the Lease: the pod name when running in a cluster, else
+/// `<hostname>-<pid>`.
+pub fn identity() -> String {
+    std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "controller".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+}
+
+/// Starts campaigning; the receiver says whether this replica leads now.
+pub async fn campaign(
+    client: Client,
+    namespace: &str,
+    lease_name: &str,
+    lease_duration: Duration,
+) -> anyhow::Result<watch::Receiver<bool>> {
+    let duration = lease_duration.as_secs().max(2);
+    let manager = LeaseManagerBuilder::new(client, lease_name)
+        .with_namespace(namespace)
+        .with_identity(identity())
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        .with_field_manager(crate::reconcile::FIELD_MANAGER)
+        .build()
+        .await?;
+    let (rx, _task) = manager.watch().await;
+    Ok(rx)
+}
+
+/// A receiver that always says "leader" (leader election disabled).
+pub fn always() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(true);
+    // Keep the sender alive for the life of the process so receivers never see a close.
+    std::mem::forget(tx);
+    rx
+}

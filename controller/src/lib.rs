@@ -1,0 +1,19 @@
+//! The sealed-secrets controller: holds the private keys and turns SealedSecrets into Secrets.
+//! `main.rs` only wires these together.
+
+/// Command-line flags (the original's, plus kubeconfig and leader election).
+pub mod flags;
+/// Leader election through a Lease.
+pub mod leader;
+/// Prometheus metrics (the original's names, plus key health).
+pub mod metrics;
+/// SealedSecret → Secret, with status, events and metrics.
+pub mod reconcile;
+/// The loaded keys, kept current by a watch on the key Secrets.
+pub mod registry;
+/// Key creation and renewal.
+pub mod rotation;
+/// HTTP API (`/healthz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`) and `/metrics`.
+pub mod server;
+/// Logging setup.
+pub mod telemetry;

@@ -1,0 +1,224 @@
+//! `sealed-secrets-controller`: wires flags, logging, the key registry, key renewal, leader
+//! election, the reconciler and the HTTP servers together.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use kube::runtime::events::{Recorder, Reporter};
+use sealed_secrets_controller::flags::Flags;
+use sealed_secrets_controller::metrics::Metrics;
+use sealed_secrets_controller::reconcile::{self, Context, Settings};
+use sealed_secrets_controller::registry::{self, KeyRegistry};
+use sealed_secrets_controller::rotation::{self, KeyPolicy};
+use sealed_secrets_controller::server::{self, ApiState, RateLimiter};
+use sealed_secrets_controller::{leader, telemetry};
+use tokio::sync::mpsc;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    if flags.version {
+        println!("controller version: {VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(flags.log_format, &flags.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The controller namespace: `POD_NAMESPACE`, else the service account's, else `default`.
+fn controller_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                .ok()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+async fn client(flags: &Flags) -> Result<kube::Client> {
+    let config = match &flags.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no in-cluster config and no kubeconfig")?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn run(flags: Flags) -> Result<()> {
+    flags.validate()?;
+    let namespace = controller_namespace();
+    tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
+    let client = client(&flags).await?;
+    let metrics = Arc::new(Metrics::new(VERSION)?);
+    let registry = KeyRegistry::new(flags.key_order_priority);
+
+    tokio::spawn(registry::watch_keys(
+        client.clone(),
+        namespace.clone(),
+        registry.clone(),
+    ));
+    tokio::spawn(key_gauges(
+        registry.clone(),
+        metrics.clone(),
+        flags.key_renew_period,
+    ));
+
+    let unseal = crds::UnsealOptions {
+        accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
+    };
+    let api = server::api_router(ApiState {
+        registry: registry.clone(),
+        metrics: metrics.clone(),
+        limiter: Arc::new(RateLimiter::new(flags.rate_limit, flags.rate_limit_burst)),
+        unseal,
+    });
+    let api_addr = Flags::socket_addr(&flags.listen_addr)?;
+    let metrics_addr = Flags::socket_addr(&flags.listen_metrics_addr)?;
+    let api_server = tokio::spawn(server::serve(api_addr, api));
+    let metrics_server = tokio::spawn(server::serve(
+        metrics_addr,
+        server::metrics_router(metrics.clone()),
+    ));
+
+    let mut leading = if flags.leader_elect {
+        leader::campaign(
+            client.clone(),
+            &namespace,
+            &flags.leader_elect_lease_name,
+            flags.leader_elect_lease_duration,
+        )
+        .await?
+    } else {
+        leader::always()
+    };
+
+    let (rotate_tx, rotate_rx) = mpsc::channel(4);
+    tokio::spawn(forward_sigusr1(rotate_tx));
+    let policy = KeyPolicy {
+        namespace: namespace.clone(),
+        prefix: flags.key_prefix.clone(),
+        bits: flags.key_size,
+        ttl: flags.key_ttl,
+        common_name: flags.my_cn.clone(),
+        renew_period: flags.key_renew_period,
+        cutoff: flags.key_cutoff()?,
+        labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
+        annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
+    };
+    tokio::spawn(rotation::run(
+        client.clone(),
+        policy,
+        registry.clone(),
+        leading.clone(),
+        rotate_rx,
+    ));
+
+    // Only the leader reconciles. Losing the lease ends the process, so that a restart rejoins
+    // cleanly as a follower (no write can happen after the lease is lost).
+    while !*leading.borrow() {
+        leading.changed().await.context("leader election stopped")?;
+    }
+    tracing::info!(identity = %leader::identity(), "leading: reconciling SealedSecrets");
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "sealed-secrets".into(),
+            instance: Some(leader::identity()),
+        },
+    );
+    let ctx = Context::new(
+        client.clone(),
+        registry.clone(),
+        recorder,
+        metrics.clone(),
+        Settings {
+            update_status: flags.update_status,
+            skip_recreate: flags.skip_recreate,
+            unseal,
+            max_retries: flags.max_unseal_retries,
+        },
+    );
+    let reconciler = reconcile::run(
+        ctx,
+        flags.namespaces(&namespace),
+        flags.label_selector.clone(),
+        8,
+    );
+    tokio::select! {
+        () = reconciler => anyhow::bail!("reconciler stopped"),
+        r = api_server => r?.context("API server stopped")?,
+        r = metrics_server => r?.context("metrics server stopped")?,
+        _ = lost(leading) => anyhow::bail!("lost leadership; exiting"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; exiting"),
+    }
+    Ok(())
+}
+
+async fn lost(mut leading: tokio::sync::watch::Receiver<bool>) {
+    while *leading.borrow() {
+        if leading.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn forward_sigusr1(tx: mpsc::Sender<()>) {
+    let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+    else {
+        tracing::warn!("cannot listen for SIGUSR1");
+        return;
+    };
+    while signal.recv().await.is_some() {
+        let _ = tx.try_send(());
+    }
+}
+
+/// Keeps the key gauges current.
+async fn key_gauges(registry: Arc<KeyRegistry>, metrics: Arc<Metrics>, renew: std::time::Duration) {
+    loop {
+        let keys = registry.keys();
+        metrics
+            .keys
+            .set(i64::try_from(keys.len()).unwrap_or(i64::MAX));
+        if let Some(newest) = registry.newest_time() {
+            let age = std::time::SystemTime::now()
+                .duration_since(newest)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            metrics.newest_key_age.set(age);
+            if !renew.is_zero() {
+                metrics.next_renewal.set(renew.as_secs_f64() - age);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}

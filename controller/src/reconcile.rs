@@ -1,0 +1,447 @@
+//! The reconciler: SealedSecret → Secret, with status, events and metrics.
+//!
+//! Secrets are written with server-side apply under a stable field manager, so only the fields
+//! the controller owns are written, and nothing is written when the live Secret already matches.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crds::types::{MANAGED_ANNOTATION, PATCH_ANNOTATION};
+use crds::{SealedSecret, UnsealError, UnsealOptions};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::registry::KeyRegistry;
+
+/// Field manager of every write the controller makes.
+pub const FIELD_MANAGER: &str = "sealed-secrets-controller";
+
+/// Why a SealedSecret could not be turned into its Secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The values cannot be decrypted or the template cannot be rendered.
+    #[error("{0}")]
+    Unseal(#[from] UnsealError),
+    /// A Secret of that name exists and belongs to someone else.
+    #[error("Resource \"{0}\" already exists and is not managed by SealedSecret")]
+    Unmanaged(String),
+    /// The Secret is immutable and its data differs.
+    #[error("Error updating {0}: the target Secret is immutable. Once a Secret is marked as immutable, it is not possible to revert this change nor to mutate the contents of the data field. You can only delete and recreate the Secret.")]
+    Immutable(String),
+    /// Reading or writing the Secret failed.
+    #[error("cannot write Secret {0}: {1}")]
+    Update(String, #[source] kube::Error),
+    /// Writing the status failed.
+    #[error("cannot update status: {0}")]
+    Status(#[source] kube::Error),
+    /// The decrypting task died.
+    #[error("unsealing task failed")]
+    Task,
+}
+
+impl Error {
+    /// The `reason` label of `unseal_errors_total` (the original's values).
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Unseal(_) | Error::Task => "unseal",
+            Error::Unmanaged(_) => "unmanaged",
+            Error::Immutable(_) | Error::Update(..) => "update",
+            Error::Status(_) => "status",
+        }
+    }
+
+    /// The Event reason (the original's values).
+    fn event_reason(&self) -> &'static str {
+        match self {
+            Error::Unseal(_) | Error::Task => "ErrUnsealFailed",
+            _ => "ErrUpdateFailed",
+        }
+    }
+
+    fn event_note(&self) -> String {
+        match self {
+            Error::Unseal(e) => format!("Failed to unseal: {e}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether retrying without a change can help (API errors), as opposed to waiting for a
+    /// change of the SealedSecret or of the keys.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Update(..) | Error::Status(_) | Error::Unmanaged(_) | Error::Task
+        )
+    }
+}
+
+/// Behaviour switches from the flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `--update-status`.
+    pub update_status: bool,
+    /// `--skip-recreate`.
+    pub skip_recreate: bool,
+    /// `--accept-deprecated-v1-data`.
+    pub unseal: UnsealOptions,
+    /// `--max-unseal-retries`.
+    pub max_retries: u32,
+}
+
+/// Everything the reconciler needs.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Loaded keys.
+    pub registry: Arc<KeyRegistry>,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Behaviour switches.
+    pub settings: Settings,
+    retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
+    on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(
+        client: Client,
+        registry: Arc<KeyRegistry>,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            registry,
+            recorder,
+            metrics,
+            settings,
+            retries: Mutex::new(HashMap::new()),
+            on_old_keys: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn note_key_use(&self, obj: ObjectRef<SealedSecret>, on_old_key: bool) {
+        let mut set = self.on_old_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if on_old_key {
+            set.insert(obj);
+        } else {
+            set.remove(&obj);
+        }
+        self.metrics
+            .sealed_to_old_keys
+            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+}
+
+/// Runs the reconciler over `namespaces` (`None`: all) until the process ends.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespaces: Option<Vec<String>>,
+    label_selector: String,
+    concurrency: u16,
+) {
+    let apis: Vec<(Api<SealedSecret>, Api<PartialObjectMeta<Secret>>)> = match namespaces {
+        None => vec![(Api::all(ctx.client.clone()), Api::all(ctx.client.clone()))],
+        Some(list) => list
+            .iter()
+            .map(|ns| {
+                (
+                    Api::namespaced(ctx.client.clone(), ns),
+                    Api::namespaced(ctx.client.clone(), ns),
+                )
+            })
+            .collect(),
+    };
+    let controllers = apis.into_iter().map(|(sealed_api, secret_api)| {
+        let mut wc = watcher::Config::default();
+        if !label_selector.is_empty() {
+            wc = wc.labels(&label_selector);
+        }
+        let mut controller = Controller::new(sealed_api, wc)
+            .with_config(ControllerConfig::default().concurrency(concurrency));
+        if !ctx.settings.skip_recreate {
+            // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
+            let secrets = watcher::watcher(secret_api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects();
+            controller = controller.owns_stream(secrets);
+        }
+        let key_changes = tokio_stream_of(ctx.registry.subscribe());
+        controller
+            .reconcile_all_on(key_changes)
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "reconcile loop");
+                }
+            })
+    });
+    futures::future::join_all(controllers).await;
+}
+
+/// A stream that yields whenever the watch value changes.
+fn tokio_stream_of(
+    rx: tokio::sync::watch::Receiver<u64>,
+) -> impl futures::Stream<Item = ()> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
+}
+
+async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.unseal_requests.inc();
+    if sealed.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let obj = ObjectRef::from_obj(&*sealed);
+    match unseal_and_write(&sealed, &ctx).await {
+        Ok(wrote) => {
+            ctx.retries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&obj);
+            if wrote {
+                publish(
+                    &ctx,
+                    &sealed,
+                    EventType::Normal,
+                    "Unsealed",
+                    "SealedSecret unsealed successfully".into(),
+                )
+                .await;
+            }
+            update_status(&ctx, &sealed, None)
+                .await
+                .map_err(Error::Status)?;
+            Ok(Action::await_change())
+        }
+        Err(err) => {
+            let namespace = sealed.namespace().unwrap_or_default();
+            ctx.metrics
+                .unseal_errors
+                .with_label_values(&[err.metric_label(), namespace.as_str()])
+                .inc();
+            tracing::warn!(namespace = %namespace, name = %sealed.name_any(), error = %err, "cannot unseal");
+            publish(
+                &ctx,
+                &sealed,
+                EventType::Warning,
+                err.event_reason(),
+                err.event_note(),
+            )
+            .await;
+            if let Err(e) = update_status(&ctx, &sealed, Some(err.to_string())).await {
+                tracing::warn!(error = %e, "cannot update status");
+            }
+            if err.is_transient() {
+                Err(err)
+            } else {
+                // Nothing changes until the SealedSecret or the keys do (both trigger a run).
+                Ok(Action::await_change())
+            }
+        }
+    }
+}
+
+fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
+    let obj = ObjectRef::from_obj(&*sealed);
+    let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
+    let n = retries.entry(obj).or_insert(0);
+    *n += 1;
+    if *n > ctx.settings.max_retries {
+        tracing::error!(name = %sealed.name_any(), error = %err, retries = *n - 1, "giving up until the SealedSecret changes");
+        return Action::await_change();
+    }
+    Action::requeue(Duration::from_millis(500 * 2u64.pow((*n).min(9))))
+}
+
+/// Unseals and writes the Secret; true when something was written.
+async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool, Error> {
+    let keys = ctx.registry.private_keys();
+    let opts = ctx.settings.unseal;
+    let input = sealed.clone();
+    let (mut desired, key_index) = tokio::task::spawn_blocking(move || {
+        crds::convert::unseal_sealed_secret_detailed(
+            &input,
+            &keys,
+            &crds::convert::NoTemplates,
+            opts,
+        )
+    })
+    .await
+    .map_err(|_| Error::Task)??;
+    ctx.note_key_use(ObjectRef::from_obj(&**sealed), key_index > 0);
+
+    let name = sealed.name_any();
+    let namespace = sealed.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::Update(name.clone(), e))?;
+    if let Some(existing) = &existing {
+        let uid = sealed.metadata.uid.as_deref();
+        let owned = existing
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid);
+        let annotated = |key: &str| existing.annotations().get(key).is_some_and(|v| v == "true");
+        let managed = annotated(MANAGED_ANNOTATION);
+        if !owned && !managed {
+            crds::convert::zeroize_secret(&mut desired);
+            return Err(Error::Unmanaged(name));
+        }
+        if annotated(PATCH_ANNOTATION) && !managed && !owned {
+            desired.metadata.owner_references = None;
+        }
+        if matches(existing, &desired) {
+            crds::convert::zeroize_secret(&mut desired);
+            return Ok(false);
+        }
+        if existing.immutable == Some(true) && existing.data != desired.data {
+            crds::convert::zeroize_secret(&mut desired);
+            return Err(Error::Immutable(format!("{namespace}/{name}")));
+        }
+    }
+    desired.metadata.namespace = Some(namespace.clone());
+    let result = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await;
+    crds::convert::zeroize_secret(&mut desired);
+    result.map_err(|e| Error::Update(name, e))?;
+    Ok(true)
+}
+
+/// Whether the live Secret already holds everything the controller would apply.
+fn matches(existing: &Secret, desired: &Secret) -> bool {
+    let subset = |want: Option<&BTreeMap<String, String>>,
+                  have: Option<&BTreeMap<String, String>>| {
+        want.into_iter()
+            .flatten()
+            .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+    };
+    let data_ok = desired
+        .data
+        .iter()
+        .flatten()
+        .all(|(k, v)| existing.data.as_ref().and_then(|d| d.get(k)) == Some(v));
+    let owners_ok = desired
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .all(|want| {
+            existing
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|have| have.uid == want.uid && have.controller == want.controller)
+        });
+    data_ok
+        && owners_ok
+        && subset(
+            desired.metadata.labels.as_ref(),
+            existing.metadata.labels.as_ref(),
+        )
+        && subset(
+            desired.metadata.annotations.as_ref(),
+            existing.metadata.annotations.as_ref(),
+        )
+        && desired.type_.as_deref().unwrap_or("Opaque")
+            == existing.type_.as_deref().unwrap_or("Opaque")
+        && desired
+            .immutable
+            .is_none_or(|i| existing.immutable == Some(i))
+}
+
+async fn publish(
+    ctx: &Context,
+    sealed: &SealedSecret,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Unseal".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+        tracing::warn!(error = %e, "cannot record event");
+    }
+}
+
+/// Sets the `Synced` condition (True when `error` is None) and `observedGeneration`; writes
+/// only when something changed.
+async fn update_status(
+    ctx: &Context,
+    sealed: &SealedSecret,
+    error: Option<String>,
+) -> Result<(), kube::Error> {
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    ctx.metrics
+        .set_condition(&namespace, &name, Some(error.is_none()));
+    if !ctx.settings.update_status {
+        return Ok(());
+    }
+    let status_value = if error.is_none() { "True" } else { "False" };
+    let current = sealed.status.as_ref();
+    let condition = current.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Synced"));
+    let unchanged = condition.is_some_and(|c| c.status == status_value && c.message == error)
+        && current.and_then(|s| s.observed_generation) == sealed.metadata.generation;
+    if unchanged {
+        return Ok(());
+    }
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let transition = match condition {
+        Some(c) if c.status == status_value => {
+            c.last_transition_time.clone().unwrap_or(now.clone())
+        }
+        _ => now.clone(),
+    };
+    let patch = json!({
+        "status": {
+            "observedGeneration": sealed.metadata.generation,
+            "conditions": [{
+                "type": "Synced",
+                "status": status_value,
+                "lastUpdateTime": now,
+                "lastTransitionTime": transition,
+                "reason": error.as_ref().map(|_| "ErrUnsealFailed"),
+                "message": error,
+            }]
+        }
+    });
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch_status(&name, &params, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,254 @@
+//! The controller's HTTP API (same paths and status codes as the original) and the metrics
+//! endpoint. Every replica serves these from the keys it has loaded.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use crds::manifest;
+use crds::{SealedSecret, UnsealOptions};
+
+use crate::metrics::Metrics;
+use crate::registry::KeyRegistry;
+
+/// Largest request body accepted by verify and rotate.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Loaded keys.
+    pub registry: Arc<KeyRegistry>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Rate limiter of verify and rotate.
+    pub limiter: Arc<RateLimiter>,
+    /// `--accept-deprecated-v1-data`.
+    pub unseal: UnsealOptions,
+}
+
+/// The API router (`--listen-addr`).
+pub fn api_router(state: ApiState) -> Router {
+    let limited = Router::new()
+        .route("/v1/verify", post(verify))
+        .route("/v1/rotate", post(rotate))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .route("/healthz", any(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/v1/cert.pem", get(cert))
+        .merge(limited)
+        .layer(middleware::from_fn_with_state(state.clone(), instrument))
+        .with_state(state)
+}
+
+/// The metrics router (`--listen-metrics-addr`).
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }
+        }),
+    )
+}
+
+/// Serves `router` on `addr` until the process ends.
+pub async fn serve(addr: SocketAddr, router: Router) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "HTTP server listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn readyz(State(state): State<ApiState>) -> Response {
+    if state.registry.newest().is_some() {
+        "ok\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn cert(State(state): State<ApiState>) -> Response {
+    match state.registry.newest() {
+        Some(key) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            key.key.certificate.to_pem(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot get certificate\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Parses a request body holding exactly one SealedSecret (JSON or YAML).
+fn parse_body(body: &[u8]) -> Result<SealedSecret, (StatusCode, String)> {
+    let bad = |msg: String| (StatusCode::BAD_REQUEST, format!("{msg}\n"));
+    let mut docs = manifest::parse_documents(body).map_err(|e| bad(e.to_string()))?;
+    if docs.len() != 1 {
+        return Err(bad(format!(
+            "expected one SealedSecret, got {} documents",
+            docs.len()
+        )));
+    }
+    let doc = docs.remove(0);
+    if doc.kind().is_some_and(|k| k != crds::types::KIND) {
+        return Err(bad(format!(
+            "unexpected resource type: {}",
+            doc.kind().unwrap_or_default()
+        )));
+    }
+    serde_json::from_value(doc.value).map_err(|e| bad(format!("not a valid SealedSecret: {e}")))
+}
+
+async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
+    let sealed = match parse_body(&body) {
+        Ok(s) => s,
+        Err(resp) => return resp.into_response(),
+    };
+    let keys = state.registry.private_keys();
+    let opts = state.unseal;
+    let result = tokio::task::spawn_blocking(move || {
+        crds::convert::decrypt_values(&sealed, &keys, opts).map(|_| ())
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(_)) => StatusCode::CONFLICT.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
+    let sealed = match parse_body(&body) {
+        Ok(s) => s,
+        Err(resp) => return resp.into_response(),
+    };
+    let Some(newest) = state.registry.newest() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no sealing key loaded\n").into_response();
+    };
+    let keys = state.registry.private_keys();
+    let opts = state.unseal;
+    let result = tokio::task::spawn_blocking(move || {
+        crds::convert::reencrypt(&sealed, &keys, newest.key.certificate.public_key(), opts)
+    })
+    .await;
+    match result {
+        Ok(Ok(rotated)) => match manifest::to_go_json(&rotated) {
+            Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Ok(Err(_)) => StatusCode::CONFLICT.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A token bucket per client and path (`--rate-limit` per second, `--rate-limit-burst` extra).
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Allows `rate` requests per second sustained plus `burst` at once.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate),
+            burst: f64::from(rate.max(1) + burst),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `key`; false when the client is over its limit.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > 65_536 {
+            buckets.clear();
+        }
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn rate_limit(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| peer.ip().to_string());
+    let key = format!("{} {client}", request.uri().path());
+    if state.limiter.allow(&key) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            "limit exceeded\n",
+        )
+            .into_response()
+    }
+}
+
+async fn instrument(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    // Known routes only, so random paths cannot grow the label set.
+    let path = match request.uri().path() {
+        p @ ("/healthz" | "/readyz" | "/v1/cert.pem" | "/v1/verify" | "/v1/rotate") => p.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let method = request.method().as_str().to_ascii_lowercase();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let code = response.status().as_u16().to_string();
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[path.as_str(), code.as_str(), method.as_str()])
+        .inc();
+    state
+        .metrics
+        .http_duration
+        .with_label_values(&[path.as_str(), method.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
