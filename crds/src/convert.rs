@@ -9,7 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::ByteString;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::crypto::{hybrid_decrypt, hybrid_decrypt_indexed, hybrid_encrypt, DecryptError, EncryptError};
+use crate::crypto::{
+    hybrid_decrypt, hybrid_decrypt_indexed, hybrid_encrypt, DecryptError, EncryptError,
+};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::manifest::Document;
 use crate::scope::Scope;
@@ -301,7 +303,8 @@ pub fn decrypt_values(
         .as_deref()
         .ok_or(UnsealError::MissingMetadata("name"))?;
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
-    let label = Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
+    let label =
+        Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
     let legacy = sealed.spec.data.as_ref().filter(|d| !d.0.is_empty());
     match legacy {
         Some(_) if !sealed.spec.encrypted_data.is_empty() => Err(UnsealError::BothDataFields),
@@ -346,7 +349,8 @@ pub fn reencrypt(
     let decrypted = decrypt_values(sealed, keys, opts)?;
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
-    let label = Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
+    let label =
+        Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
     let mut out = sealed.clone();
     out.spec.data = None;
     out.spec.encrypted_data = decrypted
@@ -355,7 +359,9 @@ pub fn reencrypt(
         .map(|(k, v)| {
             seal_bytes(newest, &label, v)
                 .map(|ct| (k.clone(), ct))
-                .map_err(|e| UnsealError::Values(BTreeMap::from([(e.to_string(), vec![k.clone()])])))
+                .map_err(|e| {
+                    UnsealError::Values(BTreeMap::from([(e.to_string(), vec![k.clone()])]))
+                })
         })
         .collect::<Result<_, _>>()?;
     out.status = None;
