@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(tests/envtest/install.sh | tail -n 1)}"
-echo "==> building kubeseal and the control-plane launcher" >&2
-cargo build --release --quiet -p kubeseal -p envtest
+echo "==> building kubeseal, the controller and the control-plane launcher" >&2
+cargo build --release --quiet -p kubeseal -p envtest -p sealed-secrets-controller
 export PATH="$PWD/target/release:$PATH"
 exec envtest exec --crd crds/sealedsecrets.bitnami.com.yaml -- bash tests/demo/steps.sh

@@ -364,7 +364,7 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
         let secret = crds::unseal_sealed_secret(
             &sealed,
             &keys,
-            &crds::convert::NoTemplates,
+            &crds::template::GoTemplates,
             crds::UnsealOptions {
                 accept_deprecated_v1_data: true,
             },

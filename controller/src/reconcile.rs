@@ -2,6 +2,8 @@
 //!
 //! Secrets are written with server-side apply under a stable field manager, so only the fields
 //! the controller owns are written, and nothing is written when the live Secret already matches.
+//! Labels and annotations other managers added are kept; data keys the SealedSecret does not
+//! hold are removed unless the Secret carries `sealedsecrets.bitnami.com/patch: "true"`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -9,14 +11,14 @@ use std::time::Duration;
 
 use crds::types::{MANAGED_ANNOTATION, PATCH_ANNOTATION};
 use crds::{SealedSecret, UnsealError, UnsealOptions};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -135,6 +137,18 @@ impl Context {
         })
     }
 
+    /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
+    fn forget(&self, sealed: &SealedSecret) {
+        let obj = ObjectRef::from_obj(sealed);
+        self.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&obj);
+        self.note_key_use(obj, false);
+        self.metrics
+            .forget(&sealed.namespace().unwrap_or_default(), &sealed.name_any());
+    }
+
     fn note_key_use(&self, obj: ObjectRef<SealedSecret>, on_old_key: bool) {
         let mut set = self.on_old_keys.lock().unwrap_or_else(|e| e.into_inner());
         if on_old_key {
@@ -172,7 +186,19 @@ pub async fn run(
         if !label_selector.is_empty() {
             wc = wc.labels(&label_selector);
         }
-        let mut controller = Controller::new(sealed_api, wc)
+        // Our own reflector, so that deletions can clean up per-object state and metrics.
+        let (reader, writer) = reflector::store();
+        let on_delete = ctx.clone();
+        let sealed_stream = watcher::watcher(sealed_api, wc)
+            .default_backoff()
+            .inspect_ok(move |event| {
+                if let watcher::Event::Delete(gone) = event {
+                    on_delete.forget(gone);
+                }
+            })
+            .reflect(writer)
+            .applied_objects();
+        let mut controller = Controller::for_stream(sealed_stream, reader)
             .with_config(ControllerConfig::default().concurrency(concurrency));
         if !ctx.settings.skip_recreate {
             // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
@@ -246,7 +272,9 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 err.event_note(),
             )
             .await;
-            if let Err(e) = update_status(&ctx, &sealed, Some(err.to_string())).await {
+            if let Err(e) =
+                update_status(&ctx, &sealed, Some((err.event_reason(), err.to_string()))).await
+            {
                 tracing::warn!(error = %e, "cannot update status");
             }
             if err.is_transient() {
@@ -280,7 +308,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         crds::convert::unseal_sealed_secret_detailed(
             &input,
             &keys,
-            &crds::convert::NoTemplates,
+            &crds::template::GoTemplates,
             opts,
         )
     })
@@ -295,6 +323,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         .get_opt(&name)
         .await
         .map_err(|e| Error::Update(name.clone(), e))?;
+    let mut stale_keys = Vec::new();
     if let Some(existing) = &existing {
         let uid = sealed.metadata.uid.as_deref();
         let owned = existing
@@ -303,14 +332,30 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid);
         let annotated = |key: &str| existing.annotations().get(key).is_some_and(|v| v == "true");
         let managed = annotated(MANAGED_ANNOTATION);
-        if !owned && !managed {
+        let patch = annotated(PATCH_ANNOTATION);
+        if !owned && !managed && !patch {
             crds::convert::zeroize_secret(&mut desired);
             return Err(Error::Unmanaged(name));
         }
-        if annotated(PATCH_ANNOTATION) && !managed && !owned {
+        if patch && !managed && !owned {
+            // Merge our values into someone else's Secret without taking it over.
             desired.metadata.owner_references = None;
         }
-        if matches(existing, &desired) {
+        // Without the patch annotation the Secret holds exactly our data keys, as in the
+        // original (labels and annotations others added are kept).
+        stale_keys = if patch {
+            Vec::new()
+        } else {
+            existing
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, _)| k)
+                .filter(|k| !desired.data.as_ref().is_some_and(|d| d.contains_key(*k)))
+                .cloned()
+                .collect()
+        };
+        if stale_keys.is_empty() && matches(existing, &desired) {
             crds::convert::zeroize_secret(&mut desired);
             return Ok(false);
         }
@@ -328,7 +373,20 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         )
         .await;
     crds::convert::zeroize_secret(&mut desired);
-    result.map_err(|e| Error::Update(name, e))?;
+    result.map_err(|e| Error::Update(name.clone(), e))?;
+    if !stale_keys.is_empty() {
+        let removal: serde_json::Map<String, serde_json::Value> = stale_keys
+            .into_iter()
+            .map(|k| (k, serde_json::Value::Null))
+            .collect();
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        api.patch(&name, &params, &Patch::Merge(json!({ "data": removal })))
+            .await
+            .map_err(|e| Error::Update(name, e))?;
+    }
     Ok(true)
 }
 
@@ -394,13 +452,17 @@ async fn publish(
     }
 }
 
-/// Sets the `Synced` condition (True when `error` is None) and `observedGeneration`; writes
-/// only when something changed.
+/// Sets the `Synced` condition (True when `error` is None, else False with its reason and
+/// message) and `observedGeneration`; writes only when something changed.
 async fn update_status(
     ctx: &Context,
     sealed: &SealedSecret,
-    error: Option<String>,
+    error: Option<(&str, String)>,
 ) -> Result<(), kube::Error> {
+    let (reason, error) = match error {
+        Some((reason, message)) => (Some(reason), Some(message)),
+        None => (None, None),
+    };
     let namespace = sealed.namespace().unwrap_or_default();
     let name = sealed.name_any();
     ctx.metrics
@@ -431,7 +493,7 @@ async fn update_status(
                 "status": status_value,
                 "lastUpdateTime": now,
                 "lastTransitionTime": transition,
-                "reason": error.as_ref().map(|_| "ErrUnsealFailed"),
+                "reason": reason,
                 "message": error,
             }]
         }

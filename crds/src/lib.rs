@@ -12,6 +12,7 @@ pub mod keys;
 pub mod manifest;
 mod schema;
 pub mod scope;
+pub mod template;
 pub mod types;
 pub mod yaml;
 

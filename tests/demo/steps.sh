@@ -2,24 +2,37 @@
 # The demo's steps, run by demo.sh inside a live local control plane (KUBECONFIG is set).
 set -euo pipefail
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 step() { printf '\n==> %s\n' "$*" >&2; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-step "the controller is not built yet (issue 4): generating a stand-in sealing key with openssl"
-openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -subj "/CN=sealed-secret/O=sealed-secret" \
-  -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+step "starting sealed-secrets-controller (keys in kube-system, API on 127.0.0.1:$port)"
+POD_NAMESPACE=kube-system sealed-secrets-controller --kubeconfig "$KUBECONFIG" \
+  --listen-addr "127.0.0.1:$port" --listen-metrics-addr "127.0.0.1:$mport" >"$work/controller.log" 2>&1 &
+controller=$!
+trap 'kill $controller 2>/dev/null || true; wait $controller 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$port/v1/cert.pem" -o "$work/cert.pem" && break
+  sleep 0.5
+done
+[ -s "$work/cert.pem" ] || { cat "$work/controller.log" >&2; echo "controller did not come up" >&2; exit 1; }
+kubectl get secrets -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key
 
-step "sealing a Secret with kubeseal --cert"
+step "fetching the certificate and sealing a Secret with kubeseal"
 kubectl create namespace demo >/dev/null
 kubectl create secret generic db-creds -n demo --from-literal=username=admin \
   --from-literal=password='s3cr3t!' --dry-run=client -o yaml \
-  | kubeseal --cert "$work/tls.crt" -o yaml > "$work/sealed.yaml"
+  | kubeseal --cert "http://127.0.0.1:$port/v1/cert.pem" -o yaml > "$work/sealed.yaml"
 cat "$work/sealed.yaml"
 
-step "applying the SealedSecret to the API server"
+step "applying the SealedSecret (what Flux does with the file from Git)"
 kubectl apply -f "$work/sealed.yaml"
-kubectl get sealedsecrets -n demo
 
-step "unsealing what the API server stored (kubeseal --recovery-unseal; the controller will do this)"
-kubectl get sealedsecret db-creds -n demo -o yaml \
-  | kubeseal --recovery-unseal --recovery-private-key "$work/tls.key" -o yaml
+step "waiting for the controller to unseal it into a Secret"
+for _ in $(seq 1 60); do
+  kubectl get secret db-creds -n demo >/dev/null 2>&1 && break
+  sleep 0.5
+done
+kubectl get sealedsecret db-creds -n demo
+kubectl get secret db-creds -n demo -o yaml
+printf '\npassword, decoded: %s\n' "$(kubectl get secret db-creds -n demo -o jsonpath='{.data.password}' | base64 -d)"

@@ -1,0 +1,176 @@
+//! `spec.template.data`: Go `text/template` templates rendered over the decrypted values, the
+//! way the original controller renders them (Go's `text/template` plus the sprig functions, less
+//! `env`, `expandenv` and `getHostByName`).
+//!
+//! A template sees the decrypted values as a map: `{{ index . "password" }}` and
+//! `{{ .password }}` both give the value of the key `password`.
+//!
+//! # What is supported
+//!
+//! * Text and actions `{{ }}`, trim markers `{{- ` and ` -}}`, comments `{{/* */}}`.
+//! * Pipelines with `|` (the piped value is the last argument), parenthesized pipelines,
+//!   variables (`$x := …`, `$x = …`, `$`), `.` and field access `.key`, `$x.key`, `(…).key`.
+//! * Literals: interpreted and raw strings, character constants, integers (decimal, hex, octal,
+//!   binary, with `_`), floats, `true`, `false`, `nil`.
+//! * `if` / `else if` / `else`, `with` / `else with` / `else`, `range` over lists, maps (in key
+//!   order) and integers, with `$v :=` or `$i, $v :=`, `break` and `continue`; `define`,
+//!   `template` and `block`.
+//! * Go's builtins `and`, `or` (both short-circuit), `not`, `len`, `index`, `eq`, `ne`, `lt`,
+//!   `le`, `gt`, `ge`, `print`, `printf`, `println`, `urlquery`, `html`, `js`. `printf` knows
+//!   `%v %s %d %q %x %X %t %c %U %b %o %O %e %E %f %F %g %G %T %%`, the flags `+ - # 0 space`,
+//!   widths and precisions (also `*`), and Go's `%!d(string=…)` / `%!d(MISSING)` /
+//!   `%!(EXTRA …)` output for mismatches.
+//! * The sprig functions templated Secrets use, with sprig's argument order (`replace old new
+//!   src`, `indent n str`, `default fallback value`, `trimSuffix suffix str`, …): `atoi`,
+//!   `b64dec`, `b64enc`, `cat`, `coalesce`, `contains`, `default`, `dict`, `empty`, `fromJson`,
+//!   `get`, `hasKey`, `hasPrefix`, `hasSuffix`, `indent`, `join`, `keys`, `list`, `lower`,
+//!   `nindent`, `nospace`, `quote`, `repeat`, `replace`, `sha1sum`, `sha256sum`, `split`,
+//!   `splitList`, `squote`, `substr`, `ternary`, `title`, `toJson`, `toPrettyJson`,
+//!   `toRawJson`, `toString`, `trim`, `trimAll`, `trimPrefix`, `trimSuffix`, `trunc`, `upper`,
+//!   and the aliases `trimall`, `tuple`, `mustFromJson`, `mustToJson`, `mustToPrettyJson`,
+//!   `mustToRawJson` ([`functions`] lists them all).
+//!
+//! Any other function name is refused when the template is parsed, as Go does:
+//! `template: data:1: function "env" not defined`. `env`, `expandenv` and `getHostByName` are
+//! never defined: a template must not read the controller's environment or network.
+//!
+//! Parse errors read `template: data:LINE: message`, execution errors
+//! `template: data:LINE:COL: executing "data" at <action>: message` (COL counts bytes from 0),
+//! with Go's messages.
+//!
+//! # Where this differs from the original
+//!
+//! * **A key that is not there is an error.** `{{ .x }}` and `{{ index . "x" }}` on a missing key
+//!   fail with `map has no entry for key "x"` (Go would print `<no value>` or an empty string
+//!   and write a Secret nobody asked for). `hasKey . "x"` and `get . "x"` test or read a key
+//!   that may be absent (sprig's versions only take `dict`s; ours also take `.`). The same holds
+//!   for maps a template builds with `dict` or `fromJson`.
+//! * Functions whose sprig version swallows errors fail instead: `b64dec` (sprig returns the
+//!   error text as the value) and `fromJson` (sprig returns nothing).
+//! * Error messages never quote a value. Where Go quotes one (`range can't iterate over …`,
+//!   `index out of range: 7`, a slice's bounds, base64 error offsets, `eq` on lists), the
+//!   message gives types only; a missing key is named only when it is written as a string
+//!   literal in the call (`index . "x"`), else it reads `(computed key withheld)`.
+//! * Values are byte strings, like Go's: binary values go through unchanged, `len` counts
+//!   bytes, `trunc` and `substr` cut bytes. Functions that work on characters (`upper`,
+//!   `lower`, `title`, `nospace`, `trim`, `trimAll`) read invalid UTF-8 as U+FFFD, as Go does.
+//!   Case mapping uses Rust's tables, keeping characters whose upper case is several
+//!   characters; `title` upper-cases rather than title-cases (`ǆ` gives `Ǆ`, Go `ǅ`).
+//!   `printf`'s `%q` and `quote` treat every character but controls, spaces and invisible
+//!   format characters as printable (Go consults its Unicode tables).
+//! * `toJson` writes `\b` and `\f` as Go 1.22 and later do. `keys` returns the keys sorted (Go's
+//!   order is random).
+//! * Not supported: complex numbers (an error), method calls, `call`, sprig's `slice` and the
+//!   other sprig functions not listed above, `printf` argument indexes (`%[1]s`), `%#v`, `%b`
+//!   and `%x` of floats.
+//!
+//! # Limits
+//!
+//! Templates come from whoever can create a SealedSecret, so rendering is bounded: the output
+//! ([`MAX_OUTPUT_BYTES`]), every string a function returns ([`MAX_VALUE_BYTES`]), the bytes all
+//! functions produce together ([`MAX_WORK_BYTES`]), evaluation steps including range iterations
+//! ([`MAX_STEPS`]), the nesting of the template (50), of execution including template calls
+//! (150) and of the values it builds (64). `printf` widths and precisions stop at Go's 10⁶.
+//! Nothing panics on any input, and the deepest template fits a quarter of a 2 MiB stack.
+//!
+//! # Secrets in memory
+//!
+//! The values are copied into buffers that are wiped when dropped, and so are the strings the
+//! template computes and the output ([`Zeroizing`]); a buffer that grows wipes the allocation
+//! it leaves. Temporaries inside a few library calls (base64 decoding, JSON parsing of escaped
+//! strings, float formatting) are not wiped.
+
+mod ast;
+mod builtins;
+mod exec;
+mod float;
+mod format;
+mod funcs;
+mod json;
+mod lex;
+mod literal;
+mod parse;
+mod sprig;
+mod value;
+
+use std::collections::BTreeMap;
+
+use zeroize::Zeroizing;
+
+use crate::convert::TemplateRenderer;
+
+/// The name templates are parsed under: it starts every error message (`template: data:1: …`).
+pub const TEMPLATE_NAME: &str = "data";
+
+/// Largest output a template may produce, in bytes.
+pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+/// Largest string a single function may return, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
+/// Bytes all the function calls of one rendering may produce together.
+pub const MAX_WORK_BYTES: usize = 16 << 20;
+
+/// Evaluation steps (commands, arguments and range iterations) of one rendering.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Why a template could not be parsed or executed. The message follows Go's
+/// (`template: data:1:3: executing "data" at <.x>: map has no entry for key "x"`) and never
+/// holds a value: only template positions, template text, function and key names, and types.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template is not valid.
+    #[error("{0}")]
+    Parse(String),
+    /// The template is valid but failed on these values.
+    #[error("{0}")]
+    Exec(String),
+}
+
+/// A parsed template, ready to be executed any number of times.
+#[derive(Debug)]
+pub struct Template {
+    name: String,
+    parsed: ast::Parsed,
+}
+
+impl Template {
+    /// Parses `text`; `name` is the name used in error messages.
+    pub fn parse(name: &str, text: &str) -> Result<Self, TemplateError> {
+        let parsed = parse::parse(name, text).map_err(TemplateError::Parse)?;
+        Ok(Self {
+            name: name.to_owned(),
+            parsed,
+        })
+    }
+
+    /// Renders the template with `values` as `.`. Each value is a string of the template.
+    pub fn execute(
+        &self,
+        values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    ) -> Result<Zeroizing<Vec<u8>>, TemplateError> {
+        exec::execute(&self.name, &self.parsed, values).map_err(TemplateError::Exec)
+    }
+}
+
+/// Renders templates with the Go `text/template` syntax and the sprig functions, as the
+/// original controller does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GoTemplates;
+
+impl TemplateRenderer for GoTemplates {
+    fn render(
+        &self,
+        template: &str,
+        values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        Template::parse(TEMPLATE_NAME, template)
+            .and_then(|t| t.execute(values))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The names of the functions templates may call, sorted.
+pub fn functions() -> Vec<&'static str> {
+    funcs::names()
+}

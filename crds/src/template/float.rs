@@ -1,0 +1,148 @@
+//! Go's float formatting (`strconv.FormatFloat` for the `e`, `f` and `g` formats, and
+//! `encoding/json`'s choice between them), built on Rust's correctly rounded digits.
+
+/// Decimal digits of a finite, non-negative `f` and the position of the decimal point
+/// (`0.d1d2… × 10^dp`): shortest when `significant` is `None`, else rounded to that many.
+fn decimal_digits(f: f64, significant: Option<usize>) -> (Vec<u8>, i32) {
+    if f == 0.0 {
+        return (Vec::new(), 0);
+    }
+    let text = match significant {
+        None => format!("{f:e}"),
+        Some(n) => format!("{:.*e}", n.saturating_sub(1), f),
+    };
+    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    (digits, exp + 1)
+}
+
+fn fmt_e(digits: &[u8], dp: i32, prec: usize, e: u8) -> String {
+    let mut out = String::new();
+    out.push(char::from(digits.first().copied().unwrap_or(b'0')));
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec {
+            out.push(char::from(digits.get(i).copied().unwrap_or(b'0')));
+        }
+    }
+    out.push(char::from(e));
+    let exp = if digits.is_empty() { 0 } else { dp - 1 };
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    out
+}
+
+fn fmt_f(digits: &[u8], dp: i32, prec: usize) -> String {
+    let mut out = String::new();
+    if dp > 0 {
+        let dp = dp as usize;
+        for i in 0..dp {
+            out.push(char::from(digits.get(i).copied().unwrap_or(b'0')));
+        }
+    } else {
+        out.push('0');
+    }
+    if prec > 0 {
+        out.push('.');
+        for i in 0..prec {
+            let j = i64::from(dp) + i as i64;
+            let d = usize::try_from(j)
+                .ok()
+                .and_then(|j| digits.get(j).copied())
+                .unwrap_or(b'0');
+            out.push(char::from(d));
+        }
+    }
+    out
+}
+
+/// `strconv.FormatFloat(f, verb, prec, 64)` for a finite, non-negative `f`; `None` is the
+/// shortest representation.
+pub(super) fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
+    let e = if verb.is_ascii_uppercase() {
+        b'E'
+    } else {
+        b'e'
+    };
+    match verb {
+        'e' | 'E' => {
+            let p = prec.unwrap_or(6);
+            let (digits, dp) = decimal_digits(f, Some(p + 1));
+            fmt_e(&digits, dp, p, e)
+        }
+        'f' | 'F' => format!("{:.*}", prec.unwrap_or(6), f),
+        _ => {
+            let (mut digits, dp, eprec, p) = match prec {
+                None => {
+                    let (digits, dp) = decimal_digits(f, None);
+                    let n = digits.len();
+                    (digits, dp, 6, n)
+                }
+                Some(p) => {
+                    let p = p.max(1);
+                    let (mut digits, dp) = decimal_digits(f, Some(p));
+                    while digits.last() == Some(&b'0') {
+                        digits.pop();
+                    }
+                    let nd = digits.len();
+                    let eprec = if p > nd && nd as i64 >= i64::from(dp) {
+                        nd
+                    } else {
+                        p
+                    };
+                    (digits, dp, eprec, p)
+                }
+            };
+            if digits.iter().all(|&d| d == b'0') {
+                digits.clear();
+            }
+            let dp = if digits.is_empty() { 0 } else { dp };
+            let nd = digits.len();
+            let exp = i64::from(dp) - 1;
+            if exp < -4 || exp >= eprec as i64 {
+                let p = p.min(nd);
+                return fmt_e(&digits, dp, p.saturating_sub(1), e);
+            }
+            let p = if p as i64 > i64::from(dp) { nd } else { p };
+            let frac = (p as i64 - i64::from(dp)).max(0) as usize;
+            fmt_f(&digits, dp, frac)
+        }
+    }
+}
+
+/// A float as Go's `encoding/json` writes it, or `None` for NaN and infinities.
+pub(super) fn json_float(f: f64) -> Option<String> {
+    if !f.is_finite() {
+        return None;
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let abs = f.abs();
+    let (digits, dp) = decimal_digits(abs, None);
+    let body = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let mut text = fmt_e(&digits, dp, digits.len().saturating_sub(1), b'e');
+        if let Some(at) = text.find("e-0") {
+            text.remove(at + 2);
+        }
+        text
+    } else {
+        let frac = (digits.len() as i64 - i64::from(dp)).max(0) as usize;
+        fmt_f(&digits, dp, frac)
+    };
+    Some(format!("{sign}{body}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_floats_follow_encoding_json() {
+        assert_eq!(json_float(1e6).as_deref(), Some("1000000"));
+        assert_eq!(json_float(1e21).as_deref(), Some("1e+21"));
+        assert_eq!(json_float(1e-7).as_deref(), Some("1e-7"));
+        assert_eq!(json_float(0.5).as_deref(), Some("0.5"));
+        assert_eq!(json_float(-0.0).as_deref(), Some("-0"));
+        assert_eq!(json_float(f64::NAN), None);
+    }
+}
