@@ -43,9 +43,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SealFlags {
     /// Certificate / public key file or http(s)/file:// URL to seal with (default: fetch it from
-    /// the controller).
+    /// the controller). Repeat as NAME=FILE|URL to seal for several clusters at once; -w must
+    /// then contain {cluster}.
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
-    pub cert: Option<String>,
+    pub cert: Vec<String>,
 
     /// Namespace of the sealed-secrets controller.
     #[arg(

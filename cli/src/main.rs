@@ -3,6 +3,7 @@
 //! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work.
 
 mod cert;
+mod controller_api;
 mod flags;
 mod kubeconfig;
 mod modes;

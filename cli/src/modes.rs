@@ -14,6 +14,7 @@ use k8s_openapi::ByteString;
 use zeroize::Zeroizing;
 
 use crate::cert;
+use crate::controller_api::ControllerApi;
 use crate::flags::Cli;
 use crate::kubeconfig;
 use crate::output::{write_atomically, Sink};
@@ -36,21 +37,34 @@ pub fn run(cli: &Cli) -> Result<()> {
         let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
         return recovery_unseal(cli, format);
     }
-    if f.validate || f.re_encrypt {
-        let what = if f.validate {
-            "--validate"
-        } else {
-            "--re-encrypt"
-        };
-        bail!("{what} needs the controller, and reaching it through the cluster is not supported by this kubeseal yet");
+    if f.validate {
+        return validate(cli);
     }
-    let Some(cert_source) = f.cert.as_deref().filter(|c| !c.is_empty()) else {
-        bail!("no certificate: pass --cert FILE|URL (fetching it from the controller through the cluster is not supported by this kubeseal yet)");
+    if f.re_encrypt {
+        let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
+        return re_encrypt(cli, format);
+    }
+    if f.cert.len() > 1 {
+        let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
+        return seal_for_clusters(cli, scope, format);
+    }
+    let (cert_source, pem) = match f.cert.first().map(String::as_str).filter(|c| !c.is_empty()) {
+        Some(source) => (source.to_owned(), cert::read_cert_source(source)?),
+        None => {
+            let pem = block_on(async { controller(cli).await?.cert().await })?;
+            (
+                format!(
+                    "from controller {}/{}",
+                    f.controller_namespace, f.controller_name
+                ),
+                pem,
+            )
+        }
     };
-    let pem = cert::read_cert_source(cert_source)?;
     if f.fetch_cert {
         return sink(cli).write(&pem);
     }
+    let cert_source = cert_source.as_str();
     let key = cert::sealing_key(cert_source, &pem)?;
 
     if let Some(target) = f.merge_into.as_deref() {
@@ -61,6 +75,80 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
     let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
     seal(cli, &key, scope, format)
+}
+
+/// Runs async cluster work on a small runtime (only the modes that need the cluster pay for it).
+fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(work)
+}
+
+async fn controller(cli: &Cli) -> Result<ControllerApi> {
+    ControllerApi::connect(
+        &cli.cluster,
+        &cli.seal.controller_namespace,
+        &cli.seal.controller_name,
+    )
+    .await
+}
+
+/// The SealedSecrets of the input, each with its compact JSON (what the controller receives).
+fn input_sealed_secrets(cli: &Cli) -> Result<Vec<SealedSecret>> {
+    let input = read_input(cli)?;
+    let docs = manifest::parse_documents(&input)
+        .with_context(|| format!("cannot read {}", input_name(cli)))?;
+    if docs.is_empty() {
+        bail!("no SealedSecret found in {}", input_name(cli));
+    }
+    docs.into_iter().map(sealed_secret_from_document).collect()
+}
+
+fn validate(cli: &Cli) -> Result<()> {
+    let sealed = input_sealed_secrets(cli)?;
+    block_on(async {
+        let api = controller(cli).await?;
+        for s in &sealed {
+            if !api.verify(serde_json::to_vec(s)?).await? {
+                bail!(
+                    "unable to decrypt sealed secret: {}",
+                    s.metadata.name.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+fn re_encrypt(cli: &Cli, format: Format) -> Result<()> {
+    let sealed = input_sealed_secrets(cli)?;
+    let rotated = block_on(async {
+        let api = controller(cli).await?;
+        let mut out = Vec::with_capacity(sealed.len());
+        for s in &sealed {
+            match api.rotate(serde_json::to_vec(s)?).await? {
+                Some(mut r) => {
+                    r.metadata.creation_timestamp = None;
+                    r.metadata.generation = None;
+                    r.metadata.deletion_timestamp = None;
+                    out.push(r);
+                }
+                None => bail!(
+                    "unable to rotate secret: the controller cannot decrypt {}",
+                    s.metadata.name.as_deref().unwrap_or_default()
+                ),
+            }
+        }
+        Ok(out)
+    })?;
+    let text = manifest::write_sealed_secrets(&rotated, format)?;
+    // Like the original (#405): re-encrypting a file without -w updates that file in place.
+    match (&cli.seal.sealed_secret_file, &cli.seal.secret_file) {
+        (None, Some(input)) => write_atomically(input, text.as_bytes()),
+        _ => sink(cli).write(text.as_bytes()),
+    }
 }
 
 fn parse_format(s: &str) -> Result<Format> {
@@ -228,6 +316,63 @@ fn seal(cli: &Cli, key: &PublicKey, scope: Option<Scope>, format: Format) -> Res
     let sealed = seal_all(cli, key, secrets, opts)?;
     let text = manifest::write_sealed_secrets(&sealed, format)?;
     sink(cli).write(text.as_bytes())
+}
+
+/// `--cert a=A --cert b=B -w 'sealed/{cluster}/x.yaml'`: the same input sealed for each cluster,
+/// each to its own file. Everything is sealed before anything is written.
+fn seal_for_clusters(cli: &Cli, scope: Option<Scope>, format: Format) -> Result<()> {
+    let f = &cli.seal;
+    if f.raw || f.merge_into.is_some() || f.fetch_cert {
+        bail!("several --cert values work only for sealing manifests (not with --raw, --merge-into or --fetch-cert)");
+    }
+    let template = f
+        .sealed_secret_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains("{cluster}"))
+        .ok_or_else(|| anyhow!("several --cert values need -w with a {{cluster}} placeholder, e.g. -w 'sealed/{{cluster}}/secret.yaml'"))?;
+    let mut targets = Vec::new();
+    for spec in &f.cert {
+        let (name, source) = spec
+            .split_once('=')
+            .filter(|(n, s)| !n.is_empty() && !s.is_empty())
+            .ok_or_else(|| {
+                anyhow!("--cert {spec:?}: with several --cert values each must be NAME=FILE|URL")
+            })?;
+        if targets.iter().any(|(n, _): &(String, PublicKey)| n == name) {
+            bail!("--cert: cluster {name:?} given twice");
+        }
+        let pem = cert::read_cert_source(source)?;
+        targets.push((name.to_owned(), cert::sealing_key(source, &pem)?));
+    }
+    let mut secrets = input_secrets(cli)?;
+    let opts = SealOptions {
+        scope,
+        allow_empty_data: f.allow_empty_data,
+        name: f.name.clone(),
+        ..SealOptions::default()
+    };
+    let sealed_per_cluster: Result<Vec<_>> = targets
+        .iter()
+        .map(|(name, key)| {
+            let sealed = seal_all(cli, key, secrets.clone(), opts.clone())
+                .with_context(|| format!("cluster {name}"))?;
+            let path = PathBuf::from(template.replace("{cluster}", name));
+            Ok((path, manifest::write_sealed_secrets(&sealed, format)?))
+        })
+        .collect();
+    for s in &mut secrets {
+        crds::convert::zeroize_secret(s);
+    }
+    let outputs = sealed_per_cluster?;
+    for (path, text) in &outputs {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_atomically(path, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn seal_raw(cli: &Cli, key: &PublicKey, scope: Option<Scope>) -> Result<()> {

@@ -55,6 +55,19 @@ fn keys() -> &'static Keys {
         run(&[
             "req",
             "-x509",
+            "-new",
+            "-key",
+            "other.pem",
+            "-out",
+            "other-cert.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=other",
+        ]);
+        run(&[
+            "req",
+            "-x509",
             "-newkey",
             "ec",
             "-pkeyopt",
@@ -460,16 +473,38 @@ fn bad_certificates_are_refused_and_expired_ones_warned_about() {
 }
 
 #[test]
-fn cluster_only_modes_fail_clearly() {
-    for (args, needle) in [
-        (vec!["--fetch-cert"], "no certificate: pass --cert"),
-        (vec![], "no certificate: pass --cert"),
-        (vec!["--validate"], "--validate needs the controller"),
-        (vec!["--re-encrypt"], "--re-encrypt needs the controller"),
-        (vec!["--rotate"], "--re-encrypt needs the controller"),
+fn cluster_modes_without_a_cluster_fail_clearly() {
+    let sealed = kubeseal(&["--cert", &cert_arg()], SECRET.as_bytes()).stdout;
+    for args in [
+        vec!["--fetch-cert"],
+        vec![],
+        vec!["--validate"],
+        vec!["--re-encrypt"],
+        vec!["--rotate"],
     ] {
-        assert_fails(&kubeseal(&args, SECRET.as_bytes()), needle);
+        let input = if args.len() == 1 && args[0] != "--fetch-cert" {
+            sealed.as_slice()
+        } else {
+            SECRET.as_bytes()
+        };
+        let o = kubeseal(&args, input);
+        assert_fails(
+            &o,
+            "no kubeconfig found (set --kubeconfig or $KUBECONFIG, or pass --cert)",
+        );
     }
+    // A kubeconfig pointing at nothing: a bounded, one-line failure naming the controller.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("config");
+    std::fs::write(&kc, "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n  cluster: {server: \"https://127.0.0.1:1\"}\nusers:\n- name: u\n  user: {token: t}\n").expect("write");
+    let o = kubeseal(
+        &["--kubeconfig", &kc.display().to_string(), "--fetch-cert"],
+        b"",
+    );
+    assert_fails(
+        &o,
+        "cannot get sealed secret service kube-system/sealed-secrets-controller",
+    );
 }
 
 #[test]
@@ -745,6 +780,54 @@ fn from_file_without_raw_builds_a_secret() {
     assert_ok(&o);
     let data = unsealed_data(&recovery_unseal(&o.stdout, &keys().key()));
     assert_eq!(data[0]["config.json"], "eyJhIjoxfQ==");
+}
+
+#[test]
+fn several_certs_seal_the_same_input_for_each_cluster() {
+    let k = keys();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir
+        .path()
+        .join("sealed/{cluster}/db.yaml")
+        .display()
+        .to_string();
+    let prod = format!("prod={}", k.cert().display());
+    let stag = format!("stag={}", k.dir.path().join("other-cert.pem").display());
+    let o = kubeseal(
+        &["--cert", &prod, "--cert", &stag, "-w", &out],
+        SECRET.as_bytes(),
+    );
+    assert_ok(&o);
+    let prod_file = std::fs::read(dir.path().join("sealed/prod/db.yaml")).expect("prod file");
+    let stag_file = std::fs::read(dir.path().join("sealed/stag/db.yaml")).expect("stag file");
+    assert!(prod_file.starts_with(b"---\n"), "a .yaml target is YAML");
+    assert_eq!(
+        unsealed_data(&recovery_unseal(&prod_file, &k.key()))[0]["username"],
+        "YWRtaW4="
+    );
+    assert_eq!(
+        unsealed_data(&recovery_unseal(&stag_file, &k.other_key()))[0]["username"],
+        "YWRtaW4="
+    );
+    assert_fails(
+        &recovery_unseal(&stag_file, &k.key()),
+        "no key could decrypt secret",
+    );
+
+    let o = kubeseal(&["--cert", &prod, "--cert", &stag], SECRET.as_bytes());
+    assert_fails(&o, "need -w with a {cluster} placeholder");
+    let o = kubeseal(
+        &[
+            "--cert",
+            &prod,
+            "--cert",
+            &k.cert().display().to_string(),
+            "-w",
+            &out,
+        ],
+        SECRET.as_bytes(),
+    );
+    assert_fails(&o, "each must be NAME=FILE|URL");
 }
 
 #[test]

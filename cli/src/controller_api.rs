@@ -1,0 +1,245 @@
+//! Reaching the controller through the API server's Service proxy, as the Go `kubeseal` does:
+//! `/api/v1/namespaces/<ns>/services/http:<name>:<port-name>/proxy/v1/...`, with the client set up
+//! like kubectl (`--kubeconfig`, `$KUBECONFIG`, `--context`, `--server`, `--token`, ...).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use http::{Method, Request, StatusCode};
+use k8s_openapi::api::core::v1::Service;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+use crate::flags::ClusterFlags;
+
+/// Default bound on every request when `--request-timeout` is 0.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The controller behind its Service.
+pub struct ControllerApi {
+    client: Client,
+    namespace: String,
+    name: String,
+    port: String,
+    timeout: Duration,
+}
+
+/// The kubectl-style client configuration from the flags.
+pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
+    let options = KubeConfigOptions {
+        context: flags.context.clone(),
+        cluster: flags.cluster.clone(),
+        user: flags.user.clone(),
+    };
+    let mut config = match &flags.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &options).await?
+        }
+        None if flags.server.is_some() => Config::new(
+            flags
+                .server
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .context("invalid --server")?,
+        ),
+        None => match Config::from_kubeconfig(&options).await {
+            Ok(c) => c,
+            Err(_) => Config::incluster().map_err(|_| {
+                anyhow!("no kubeconfig found (set --kubeconfig or $KUBECONFIG, or pass --cert)")
+            })?,
+        },
+    };
+    if let Some(server) = &flags.server {
+        config.cluster_url = server.parse().context("invalid --server")?;
+    }
+    if let Some(token) = &flags.token {
+        config.auth_info.token = Some(token.clone().into());
+    }
+    if flags.insecure_skip_tls_verify {
+        config.accept_invalid_certs = true;
+    }
+    if let Some(ca) = &flags.certificate_authority {
+        let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+        config.root_cert = Some(
+            pem::parse_many(&pem)
+                .map_err(|_| anyhow!("{} is not a PEM certificate", ca.display()))?
+                .into_iter()
+                .map(|p| p.into_contents())
+                .collect(),
+        );
+    }
+    if let Some(user) = &flags.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+        if !flags.as_group.is_empty() {
+            config.auth_info.impersonate_groups = Some(flags.as_group.clone());
+        }
+    }
+    if let Some(ns) = &flags.namespace {
+        config.default_namespace = ns.clone();
+    }
+    Ok(config)
+}
+
+/// Parses `--request-timeout` (`0`, `30s`, `1m`, plain seconds).
+fn request_timeout(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, "s"), |i| t.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid --request-timeout {text:?}"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => bail!("invalid --request-timeout {text:?}"),
+    };
+    Ok(if secs == 0 {
+        DEFAULT_TIMEOUT
+    } else {
+        Duration::from_secs(secs)
+    })
+}
+
+impl ControllerApi {
+    /// Finds the controller's Service (its first port's name is used, as upstream does).
+    pub async fn connect(flags: &ClusterFlags, namespace: &str, name: &str) -> Result<Self> {
+        let timeout = request_timeout(&flags.request_timeout)?;
+        let config = client_config(flags).await?;
+        let client = Client::try_from(config).context("cannot set up the Kubernetes client")?;
+        let services: Api<Service> = Api::namespaced(client.clone(), namespace);
+        let lookup = tokio::time::timeout(timeout, services.get(name))
+            .await
+            .map_err(|_| {
+                anyhow!("timed out after {timeout:?} reaching the Kubernetes API server")
+            })?;
+        let service = lookup.map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 404 => anyhow!(
+                "cannot get sealed secret service: service \"{name}\" not found in namespace \"{namespace}\". Please, use the flag --controller-name and --controller-namespace to set up the name and namespace of the sealed secrets controller"
+            ),
+            kube::Error::Api(s) if s.code == 403 => anyhow!(
+                "cannot get sealed secret service {namespace}/{name}: forbidden: {}", s.message
+            ),
+            kube::Error::Api(s) if s.code == 401 => anyhow!("cannot get sealed secret service: unauthorized (check your credentials)"),
+            other => anyhow!("cannot get sealed secret service {namespace}/{name}: {other}"),
+        })?;
+        let port = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .and_then(|p| p.first())
+            .map(|p| p.name.clone().unwrap_or_default())
+            .unwrap_or_default();
+        Ok(Self {
+            client,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            port,
+            timeout,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Vec<u8>)> {
+        let uri = format!(
+            "/api/v1/namespaces/{}/services/http:{}:{}/proxy{path}",
+            self.namespace, self.name, self.port
+        );
+        let request = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(
+                http::header::ACCEPT,
+                "application/x-pem-file, application/json, */*",
+            )
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|e| anyhow!("cannot build request: {e}"))?;
+        let call = async {
+            let response = self.client.send(request.map(Into::into)).await?;
+            let status = response.status();
+            let body = http_body_util_collect(response.into_body()).await?;
+            Ok::<_, anyhow::Error>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "timed out after {:?} waiting for the controller",
+                    self.timeout
+                )
+            })?
+            .map_err(|e| {
+                anyhow!(
+                    "cannot reach the controller {}/{}: {e}",
+                    self.namespace,
+                    self.name
+                )
+            })?;
+        match status.as_u16() {
+            403 => bail!(
+                "forbidden to reach the controller through the API server (needs get on services/proxy \"{}\" in namespace \"{}\")",
+                self.name, self.namespace
+            ),
+            502..=504 => bail!(
+                "the controller {}/{} is not reachable (no ready endpoint; is it running?): HTTP {status}",
+                self.namespace, self.name
+            ),
+            _ => Ok((status, body)),
+        }
+    }
+
+    /// `GET /v1/cert.pem`: the PEM the controller seals with.
+    pub async fn cert(&self) -> Result<Vec<u8>> {
+        let (status, body) = self.call(Method::GET, "/v1/cert.pem", Vec::new()).await?;
+        if status != StatusCode::OK {
+            bail!("cannot fetch certificate: the controller answered HTTP {status}");
+        }
+        if crds::parse_sealing_key(&body).is_err() {
+            bail!("cannot fetch certificate: the controller's answer is not a PEM certificate");
+        }
+        Ok(body)
+    }
+
+    /// `POST /v1/verify`: true when the controller can decrypt it.
+    pub async fn verify(&self, sealed_json: Vec<u8>) -> Result<bool> {
+        let (status, _) = self.call(Method::POST, "/v1/verify", sealed_json).await?;
+        match status {
+            StatusCode::OK => Ok(true),
+            StatusCode::CONFLICT => Ok(false),
+            other => bail!("cannot validate sealed secret: the controller answered HTTP {other}"),
+        }
+    }
+
+    /// `POST /v1/rotate`: the SealedSecret re-encrypted to the newest key; None when the
+    /// controller cannot decrypt it.
+    pub async fn rotate(&self, sealed_json: Vec<u8>) -> Result<Option<crds::SealedSecret>> {
+        let (status, body) = self.call(Method::POST, "/v1/rotate", sealed_json).await?;
+        match status {
+            StatusCode::OK => serde_json::from_slice(&body).map(Some).map_err(|_| {
+                anyhow!("cannot re-encrypt secret: the controller's answer is not a SealedSecret")
+            }),
+            StatusCode::CONFLICT => Ok(None),
+            other => bail!("cannot re-encrypt secret: the controller answered HTTP {other}"),
+        }
+    }
+}
+
+async fn http_body_util_collect(body: kube::client::Body) -> Result<Vec<u8>> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, 4 * 1024 * 1024);
+    Ok(limited
+        .collect()
+        .await
+        .map_err(|e| anyhow!("cannot read the controller's answer: {e}"))?
+        .to_bytes()
+        .to_vec())
+}
