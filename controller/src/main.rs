@@ -77,7 +77,7 @@ async fn run(flags: Flags) -> Result<()> {
     let namespace = controller_namespace();
     tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
     let client = client(&flags).await?;
-    let metrics = Arc::new(Metrics::new(VERSION)?);
+    let metrics = Arc::new(Metrics::new(VERSION, !flags.key_renew_period.is_zero())?);
     let registry = KeyRegistry::new(flags.key_order_priority);
 
     tokio::spawn(registry::watch_keys(
@@ -129,7 +129,11 @@ async fn run(flags: Flags) -> Result<()> {
         ttl: flags.key_ttl,
         common_name: flags.my_cn.clone(),
         renew_period: flags.key_renew_period,
-        cutoff: flags.key_cutoff()?,
+        // Like the original, the cutoff is checked against the keys present at start: a cutoff in
+        // the future must not make every new key (also older than it) due again.
+        cutoff: flags
+            .key_cutoff()?
+            .map(|cutoff| cutoff.min(start_whole_seconds())),
         labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
         annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
     };
@@ -180,6 +184,15 @@ async fn run(flags: Flags) -> Result<()> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; exiting"),
     }
     Ok(())
+}
+
+/// Now, truncated to whole seconds (certificate times have no fractions).
+fn start_whole_seconds() -> std::time::SystemTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 async fn lost(mut leading: tokio::sync::watch::Receiver<bool>) {

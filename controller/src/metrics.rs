@@ -32,8 +32,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Creates and registers every metric.
-    pub fn new(version: &str) -> prometheus::Result<Self> {
+    /// Creates and registers every metric (`next_key_renewal_seconds` only when renewal is on).
+    pub fn new(version: &str, renewal_enabled: bool) -> prometheus::Result<Self> {
         let registry = Registry::new();
         let build_info = Gauge::with_opts(
             Opts::new("build_info", "Build information.")
@@ -93,7 +93,9 @@ impl Metrics {
         m.registry.register(Box::new(m.http_duration.clone()))?;
         m.registry.register(Box::new(m.keys.clone()))?;
         m.registry.register(Box::new(m.newest_key_age.clone()))?;
-        m.registry.register(Box::new(m.next_renewal.clone()))?;
+        if renewal_enabled {
+            m.registry.register(Box::new(m.next_renewal.clone()))?;
+        }
         m.registry
             .register(Box::new(m.sealed_to_old_keys.clone()))?;
         Ok(m)

@@ -196,6 +196,14 @@ pub async fn run(
                     on_delete.forget(gone);
                 }
             })
+            // The cache needs neither managedFields nor kubectl's copy of the whole object:
+            // dropping them keeps memory low with many SealedSecrets.
+            .modify(|sealed| {
+                sealed.managed_fields_mut().clear();
+                sealed
+                    .annotations_mut()
+                    .remove(crds::types::LAST_APPLIED_ANNOTATION);
+            })
             .reflect(writer)
             .applied_objects();
         let mut controller = Controller::for_stream(sealed_stream, reader)

@@ -117,6 +117,11 @@ impl KeyRegistry {
         f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// How keys are ordered.
+    pub fn order(&self) -> KeyOrder {
+        self.order
+    }
+
     /// Keys, newest first.
     pub fn keys(&self) -> Arc<Vec<LoadedKey>> {
         self.read(|s| s.sorted.clone())

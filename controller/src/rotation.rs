@@ -73,20 +73,21 @@ pub async fn run(
             d.duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO)
         });
-        let create = match wait {
-            Some(w) if w.is_zero() => true,
+        // (create a key?, even if one is not due?)
+        let (create, forced) = match wait {
+            Some(w) if w.is_zero() => (true, false),
             _ => {
                 let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
                 tokio::select! {
-                    () = sleep => wait.is_some(),
-                    Some(()) = rotate_now.recv() => { tracing::info!("SIGUSR1: generating a new key"); true },
-                    r = changes.changed() => { if r.is_err() { return } false },
-                    r = leader.changed() => { if r.is_err() { return } false },
+                    () = sleep => (wait.is_some(), false),
+                    Some(()) = rotate_now.recv() => { tracing::info!("SIGUSR1: generating a new key"); (true, true) },
+                    r = changes.changed() => { if r.is_err() { return } (false, false) },
+                    r = leader.changed() => { if r.is_err() { return } (false, false) },
                 }
             }
         };
         if create {
-            if let Err(e) = create_key(&client, &policy, &registry).await {
+            if let Err(e) = create_key(&client, &policy, &registry, forced).await {
                 tracing::error!(error = %e, "cannot create a new sealing key; retrying in 10s");
                 tokio::time::sleep(Duration::from_secs(10)).await;
             }
@@ -94,29 +95,35 @@ pub async fn run(
     }
 }
 
-/// Creates a key unless the API server already holds one as new as the registry thinks is due
-/// (another replica, or a restore, may have created one the watch has not delivered yet).
+/// Creates a key. Unless `forced` (SIGUSR1), first checks that the API server does not already
+/// hold a key that makes this one unnecessary (another replica, or a restore, may have created
+/// one the watch has not delivered yet).
 async fn create_key(
     client: &Client,
     policy: &KeyPolicy,
     registry: &KeyRegistry,
+    forced: bool,
 ) -> anyhow::Result<()> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &policy.namespace);
     let fresh = api
         .list(&ListParams::default().labels(&active_key_selector()))
         .await?;
-    let fresh_registry = KeyRegistry::new(crate::flags::KeyOrder::CertNotBefore);
+    let fresh_registry = KeyRegistry::new(registry.order());
     fresh_registry.replace_all(&fresh.items);
     let due = policy.next_due(fresh_registry.newest_time());
-    if due.is_some_and(|d| d > SystemTime::now()) {
+    if !forced && due.is_some_and(|d| d > SystemTime::now()) {
         registry.replace_all(&fresh.items);
         return Ok(());
     }
+    // Certificates carry whole seconds: start after the newest key so the new one sorts first.
+    let not_before = fresh_registry
+        .newest()
+        .map(|k| k.key.certificate.not_before() + Duration::from_secs(1))
+        .map_or_else(SystemTime::now, |after| after.max(SystemTime::now()));
     let (bits, cn, ttl) = (policy.bits, policy.common_name.clone(), policy.ttl);
     let started = std::time::Instant::now();
     let key =
-        tokio::task::spawn_blocking(move || keygen::generate(bits, &cn, SystemTime::now(), ttl))
-            .await??;
+        tokio::task::spawn_blocking(move || keygen::generate(bits, &cn, not_before, ttl)).await??;
     let secret = keygen::key_secret(
         &key,
         &policy.prefix,

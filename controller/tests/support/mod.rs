@@ -260,3 +260,210 @@ pub async fn control_plane() -> &'static envtest::ControlPlane {
     .await;
     cp
 }
+
+// ---- Helpers for keys_ha.rs and api.rs ----
+
+impl ControllerProcess {
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// An HTTP response with its headers (names lowercased).
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Like [`http_request`], also returning the headers. The body is written from another thread,
+/// so a server that answers before reading the whole body (e.g. 413) cannot block the client.
+pub fn http_call(method: &str, url: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let mut writer = stream.try_clone()?;
+    // A write error (the server closed early) shows up as the response, or its absence.
+    let write = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    let _ = write.join();
+    if raw.is_empty() {
+        read?;
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// A fresh 2048-bit key whose certificate starts at `not_before`, stored (as a third party
+/// would: a restore, another controller) as the active key Secret `namespace/name`.
+pub async fn create_key_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    not_before: std::time::SystemTime,
+) -> (Secret, crds::keygen::SealingKey) {
+    let key = crds::keygen::generate(2048, "", not_before, Duration::from_secs(3600 * 24 * 365))
+        .expect("generate a key");
+    let mut secret = crds::keygen::key_secret(
+        &key,
+        "unused-",
+        namespace,
+        &Default::default(),
+        &Default::default(),
+    )
+    .expect("key Secret");
+    secret.metadata.generate_name = None;
+    secret.metadata.name = Some(name.to_owned());
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let created = api
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create key Secret");
+    (created, key)
+}
+
+/// `tls.crt` of a key Secret.
+pub fn key_cert_pem(secret: &Secret) -> String {
+    let crt = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("tls.crt"))
+        .expect("key Secret has tls.crt");
+    String::from_utf8(crt.0.clone()).expect("tls.crt is text")
+}
+
+/// Whether two PEM texts hold the same (first) certificate.
+pub fn same_cert(a: &str, b: &str) -> bool {
+    match (
+        crds::Certificate::from_pem(a.as_bytes()),
+        crds::Certificate::from_pem(b.as_bytes()),
+    ) {
+        (Ok(a), Ok(b)) => a.der() == b.der(),
+        _ => false,
+    }
+}
+
+/// Every sample of metric `name` in Prometheus text format: (labels, value).
+pub fn metric_samples(
+    text: &str,
+    name: &str,
+) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, labels) = match series.split_once('{') {
+                Some((m, rest)) => (m, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let labels = labels
+                .split("\",")
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_owned(), v.trim_matches('"').to_owned()))
+                })
+                .collect();
+            Some((labels, value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of the sample of `name` whose labels are exactly `labels`.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let want: std::collections::BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    metric_samples(text, name)
+        .into_iter()
+        .find(|(l, _)| *l == want)
+        .map(|(_, v)| v)
+}
+
+// ---- Helpers for deploy.rs ----
+
+impl ControllerProcess {
+    /// Starts `sealed-secrets-controller` with exactly `args` plus `--kubeconfig` and listen
+    /// addresses on free loopback ports (none of [`ControllerProcess::start`]'s test defaults:
+    /// no namespace filter, the default key size), with `POD_NAMESPACE=namespace`,
+    /// `POD_NAME=pod_name` (as the Deployment's downward API sets them) and `env`.
+    pub fn start_exact(
+        kubeconfig: &std::path::Path,
+        namespace: &str,
+        pod_name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let log_dir = tempfile::tempdir().expect("tempdir");
+        let log_path = log_dir.path().join("controller.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let api_port = free_port();
+        let metrics_port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
+        cmd.env("POD_NAMESPACE", namespace)
+            .env("POD_NAME", pod_name)
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg(format!("--listen-addr=127.0.0.1:{api_port}"))
+            .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics_port}"))
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd.spawn().expect("controller starts");
+        Self {
+            child,
+            api_port,
+            metrics_port,
+            log_path,
+            _log_dir: log_dir,
+        }
+    }
+}

@@ -25,6 +25,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -74,9 +75,11 @@ pub struct ControlPlane {
     server_url: String,
     kubeconfig: PathBuf,
     config: Config,
+    etcd_url: String,
     etcd: Process,
-    apiserver: Process,
-    watchdog: Watchdog,
+    // Behind a lock so that `restart_apiserver` can replace them through `&self`.
+    apiserver: Mutex<Process>,
+    watchdog: Mutex<Watchdog>,
 }
 
 /// The directory holding `kube-apiserver`, `etcd` and `kubectl`: `KUBEBUILDER_ASSETS` if set,
@@ -149,7 +152,7 @@ impl ControlPlane {
         let mut watchdog = Watchdog::spawn(&dir_path)?;
 
         let mut attempt = 1;
-        let (etcd, apiserver, server_url) = loop {
+        let (etcd, apiserver, server_url, etcd_url) = loop {
             match start_processes(&bin_dir, &dir_path, &token, &mut watchdog).await {
                 Ok(started) => break started,
                 Err(StartError::PortInUse(msg)) if attempt < START_ATTEMPTS => {
@@ -183,9 +186,10 @@ impl ControlPlane {
             server_url,
             kubeconfig,
             config,
+            etcd_url,
             etcd,
-            apiserver,
-            watchdog,
+            apiserver: Mutex::new(apiserver),
+            watchdog: Mutex::new(watchdog),
         })
     }
 
@@ -223,7 +227,102 @@ impl ControlPlane {
 
     /// PID of the kube-apiserver process.
     pub fn apiserver_pid(&self) -> u32 {
-        self.apiserver.0.id()
+        lock(&self.apiserver).0.id()
+    }
+
+    /// Kills kube-apiserver (SIGKILL) and starts a new one on the same port, with the same
+    /// flags and certificates, against the same etcd (whose data is untouched), then waits
+    /// until `/readyz` is ok. Clients keep working once they reconnect. The new process
+    /// appends to the same log.
+    pub async fn restart_apiserver(&self) -> Result<()> {
+        let api_port: u16 = self
+            .server_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| anyhow!("no port in {}", self.server_url))?;
+        let log = self.apiserver_log_path();
+        let mut attempt = 1;
+        loop {
+            {
+                let mut apiserver = lock(&self.apiserver);
+                let mut watchdog = lock(&self.watchdog);
+                // Unregister before reaping, so that the watchdog can never kill a reused PID.
+                watchdog.unregister(&apiserver)?;
+                apiserver.stop();
+                let new = Process(spawn_logged_to(
+                    &mut apiserver_command(&self.bin_dir, &self.dir_path, &self.etcd_url, api_port),
+                    &log,
+                    true,
+                )?);
+                watchdog.register(&new)?;
+                *apiserver = new;
+                fs::write(
+                    self.dir_path.join("pids"),
+                    format!(
+                        "etcd {}\nkube-apiserver {}\n",
+                        self.etcd.0.id(),
+                        apiserver.0.id()
+                    ),
+                )
+                .context("writing the pidfile")?;
+            }
+            match self.wait_apiserver_ready().await {
+                Ok(()) => return Ok(()),
+                // The old process's port may take a moment to be released.
+                Err(StartError::PortInUse(_)) if attempt < START_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(StartError::PortInUse(msg) | StartError::Other(msg)) => {
+                    bail!("kube-apiserver did not become ready after a restart: {msg}")
+                }
+            }
+        }
+    }
+
+    /// Polls `/readyz` of the (restarted) apiserver; fails early if it exits.
+    async fn wait_apiserver_ready(&self) -> std::result::Result<(), StartError> {
+        let client = self.client()?;
+        let log = self.apiserver_log_path();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let exited = lock(&self.apiserver)
+                .0
+                .try_wait()
+                .context("polling kube-apiserver")?;
+            if let Some(status) = exited {
+                let tail = log_tail(&log);
+                let msg = format!(
+                    "kube-apiserver exited ({status}); last lines of {}:\n{tail}",
+                    log.display()
+                );
+                return Err(if tail.contains("address already in use") {
+                    StartError::PortInUse(msg)
+                } else {
+                    StartError::Other(msg)
+                });
+            }
+            let request = http::Request::get("/readyz")
+                .body(Vec::new())
+                .context("building the /readyz request")?;
+            let ready = matches!(
+                tokio::time::timeout(Duration::from_secs(5), client.request_text(request)).await,
+                Ok(Ok(body)) if body.trim() == "ok"
+            );
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StartError::Other(format!(
+                    "not ready after {}s; last lines of {}:\n{}",
+                    READY_TIMEOUT.as_secs(),
+                    log.display(),
+                    log_tail(&log)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// The admin client configuration.
@@ -356,8 +455,8 @@ impl ControlPlane {
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         // The watchdog first, so that it can never act on PIDs we are about to reap.
-        self.watchdog.process.stop();
-        self.apiserver.stop();
+        get_mut(&mut self.watchdog).process.stop();
+        get_mut(&mut self.apiserver).stop();
         self.etcd.stop();
         let keep = std::thread::panicking() || std::env::var_os("ENVTEST_KEEP").is_some();
         if let Some(dir) = self.dir.take() {
@@ -370,6 +469,15 @@ impl Drop for ControlPlane {
             }
         }
     }
+}
+
+/// Locks `m`, ignoring poisoning (the data is a process handle, always usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn get_mut<T>(m: &mut Mutex<T>) -> &mut T {
+    m.get_mut().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A child process that is killed (SIGKILL) and reaped on drop.
@@ -485,7 +593,7 @@ async fn start_processes(
     dir: &Path,
     token: &str,
     watchdog: &mut Watchdog,
-) -> std::result::Result<(Process, Process, String), StartError> {
+) -> std::result::Result<(Process, Process, String, String), StartError> {
     let [etcd_port, peer_port, api_port] = free_ports()?;
     let etcd_data = dir.join("etcd");
     if etcd_data.exists() {
@@ -513,29 +621,7 @@ async fn start_processes(
     )?);
 
     let mut apiserver = Process(spawn_logged(
-        Command::new(bin_dir.join("kube-apiserver"))
-            .arg(format!("--etcd-servers={client_url}"))
-            .arg(format!("--secure-port={api_port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg("--advertise-address=127.0.0.1")
-            .arg(format!("--cert-dir={}", dir.join("certs").display()))
-            .arg("--insecure-port=0")
-            .arg("--authorization-mode=RBAC")
-            .arg(format!(
-                "--token-auth-file={}",
-                dir.join("tokens.csv").display()
-            ))
-            .arg("--service-account-issuer=https://kubernetes.default.svc")
-            .arg(format!(
-                "--service-account-key-file={}",
-                dir.join("sa.pub").display()
-            ))
-            .arg(format!(
-                "--service-account-signing-key-file={}",
-                dir.join("sa.key").display()
-            ))
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
-            .arg("--endpoint-reconciler-type=none"),
+        &mut apiserver_command(bin_dir, dir, &client_url, api_port),
         &api_log,
     )?);
     watchdog.register(&etcd)?;
@@ -552,7 +638,7 @@ async fn start_processes(
 
     let logs = [("etcd", etcd_log), ("kube-apiserver", api_log)];
     match wait_ready([&mut etcd, &mut apiserver], &logs, &kubeconfig).await {
-        Ok(()) => Ok((etcd, apiserver, server_url)),
+        Ok(()) => Ok((etcd, apiserver, server_url, client_url)),
         Err(e) => {
             // Unregister before reaping, so that the watchdog can never kill a reused PID.
             for p in [&mut etcd, &mut apiserver] {
@@ -618,8 +704,47 @@ async fn wait_ready(
     }
 }
 
+/// The kube-apiserver command line (also used to restart it on the same port).
+fn apiserver_command(bin_dir: &Path, dir: &Path, client_url: &str, api_port: u16) -> Command {
+    let mut cmd = Command::new(bin_dir.join("kube-apiserver"));
+    cmd.arg(format!("--etcd-servers={client_url}"))
+        .arg(format!("--secure-port={api_port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--cert-dir={}", dir.join("certs").display()))
+        .arg("--insecure-port=0")
+        .arg("--authorization-mode=RBAC")
+        .arg(format!(
+            "--token-auth-file={}",
+            dir.join("tokens.csv").display()
+        ))
+        .arg("--service-account-issuer=https://kubernetes.default.svc")
+        .arg(format!(
+            "--service-account-key-file={}",
+            dir.join("sa.pub").display()
+        ))
+        .arg(format!(
+            "--service-account-signing-key-file={}",
+            dir.join("sa.key").display()
+        ))
+        .arg("--service-cluster-ip-range=10.0.0.0/24")
+        .arg("--endpoint-reconciler-type=none");
+    cmd
+}
+
 fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
-    let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    spawn_logged_to(cmd, log, false)
+}
+
+/// Spawns `cmd` with stdout and stderr to `log` (truncated, or appended to with `append`).
+fn spawn_logged_to(cmd: &mut Command, log: &Path, append: bool) -> Result<Child> {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
     cmd.stdin(Stdio::null())
         .stdout(out)
