@@ -150,6 +150,14 @@ async fn run(flags: Flags) -> Result<()> {
     while !*leading.borrow() {
         leading.changed().await.context("leader election stopped")?;
     }
+    // Unsealing before the keys are loaded would only record spurious failures.
+    let mut key_changes = registry.subscribe();
+    while !registry.is_synced() {
+        key_changes
+            .changed()
+            .await
+            .context("key registry stopped")?;
+    }
     tracing::info!(identity = %leader::identity(), "leading: reconciling SealedSecrets");
     let recorder = Recorder::new(
         client.clone(),

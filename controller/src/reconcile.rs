@@ -115,6 +115,16 @@ pub struct Context {
     pub settings: Settings,
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
+    synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncState>>,
+}
+
+/// What a successful sync depended on; when none of it changed, the Secret is still right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SyncState {
+    uid: Option<String>,
+    generation: Option<i64>,
+    keys_version: u64,
+    secret_version: Option<String>,
 }
 
 impl Context {
@@ -134,12 +144,32 @@ impl Context {
             settings,
             retries: Mutex::new(HashMap::new()),
             on_old_keys: Mutex::new(HashSet::new()),
+            synced: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn last_sync(&self, obj: &ObjectRef<SealedSecret>) -> Option<SyncState> {
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(obj)
+            .cloned()
+    }
+
+    fn remember_sync(&self, obj: ObjectRef<SealedSecret>, state: SyncState) {
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(obj, state);
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
         let obj = ObjectRef::from_obj(sealed);
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&obj);
         self.retries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -309,6 +339,27 @@ fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Ac
 
 /// Unseals and writes the Secret; true when something was written.
 async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<bool, Error> {
+    let name = sealed.name_any();
+    let namespace = sealed.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::Update(name.clone(), e))?;
+    let obj = ObjectRef::from_obj(&**sealed);
+    let state = SyncState {
+        uid: sealed.metadata.uid.clone(),
+        generation: sealed.metadata.generation,
+        keys_version: ctx.registry.version(),
+        secret_version: existing
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone()),
+    };
+    // The echo of our own Secret write or status update: nothing to decrypt again.
+    if existing.is_some() && ctx.last_sync(&obj).as_ref() == Some(&state) {
+        return Ok(false);
+    }
+
     let keys = ctx.registry.private_keys();
     let opts = ctx.settings.unseal;
     let input = sealed.clone();
@@ -322,15 +373,8 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     })
     .await
     .map_err(|_| Error::Task)??;
-    ctx.note_key_use(ObjectRef::from_obj(&**sealed), key_index > 0);
+    ctx.note_key_use(obj.clone(), key_index > 0);
 
-    let name = sealed.name_any();
-    let namespace = sealed.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| Error::Update(name.clone(), e))?;
     let mut stale_keys = Vec::new();
     if let Some(existing) = &existing {
         let uid = sealed.metadata.uid.as_deref();
@@ -365,6 +409,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         };
         if stale_keys.is_empty() && matches(existing, &desired) {
             crds::convert::zeroize_secret(&mut desired);
+            ctx.remember_sync(obj, state);
             return Ok(false);
         }
         if existing.immutable == Some(true) && existing.data != desired.data {
@@ -381,7 +426,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         )
         .await;
     crds::convert::zeroize_secret(&mut desired);
-    result.map_err(|e| Error::Update(name.clone(), e))?;
+    let mut written = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
         let removal: serde_json::Map<String, serde_json::Value> = stale_keys
             .into_iter()
@@ -391,10 +436,18 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        api.patch(&name, &params, &Patch::Merge(json!({ "data": removal })))
+        written = api
+            .patch(&name, &params, &Patch::Merge(json!({ "data": removal })))
             .await
             .map_err(|e| Error::Update(name, e))?;
     }
+    ctx.remember_sync(
+        obj,
+        SyncState {
+            secret_version: written.metadata.resource_version,
+            ..state
+        },
+    );
     Ok(true)
 }
 
@@ -448,16 +501,56 @@ async fn publish(
     reason: &str,
     note: String,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Unseal".to_owned(),
-        secondary: None,
+    let result = if type_ == EventType::Normal {
+        // One-off success events skip the recorder, whose dedup cache would hold every one of
+        // them for minutes (a few KiB per SealedSecret); failures keep its deduplication.
+        create_event(ctx, sealed, reason, note).await
+    } else {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Unseal".to_owned(),
+            secondary: None,
+        };
+        ctx.recorder.publish(&event, &sealed.object_ref(&())).await
     };
-    if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+    if let Err(e) = result {
         tracing::warn!(error = %e, "cannot record event");
     }
+}
+
+async fn create_event(
+    ctx: &Context,
+    sealed: &SealedSecret,
+    reason: &str,
+    note: String,
+) -> Result<(), kube::Error> {
+    use k8s_openapi::api::events::v1::Event as ApiEvent;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    let namespace = sealed.namespace().unwrap_or_default();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let event = ApiEvent {
+        metadata: kube::api::ObjectMeta {
+            // As client-go names events: <object>.<nanoseconds in hex>.
+            name: Some(format!("{}.{:x}", sealed.name_any(), now.as_nanosecond())),
+            namespace: Some(namespace.clone()),
+            ..Default::default()
+        },
+        event_time: Some(MicroTime(now)),
+        action: Some("Unseal".to_owned()),
+        reason: Some(reason.to_owned()),
+        note: Some(note),
+        type_: Some("Normal".to_owned()),
+        regarding: Some(sealed.object_ref(&())),
+        reporting_controller: Some("sealed-secrets".to_owned()),
+        reporting_instance: Some(crate::leader::identity()),
+        ..Default::default()
+    };
+    let api: Api<ApiEvent> = Api::namespaced(ctx.client.clone(), &namespace);
+    api.create(&kube::api::PostParams::default(), &event)
+        .await
+        .map(|_| ())
 }
 
 /// Sets the `Synced` condition (True when `error` is None, else False with its reason and

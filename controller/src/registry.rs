@@ -117,6 +117,11 @@ impl KeyRegistry {
         f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// A counter that changes whenever the set of keys does.
+    pub fn version(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
     /// How keys are ordered.
     pub fn order(&self) -> KeyOrder {
         self.order
