@@ -184,6 +184,22 @@ impl ControllerApi {
                     self.name
                 )
             })?;
+        // The API server's own errors (no endpoints, connection refused, ...) come as a
+        // `metav1.Status` body; the controller never answers with one.
+        if !status.is_success() {
+            if let Some(message) = api_server_error(&body) {
+                if status == StatusCode::FORBIDDEN {
+                    bail!(
+                        "forbidden to reach the controller through the API server (needs get on services/proxy \"{}\" in namespace \"{}\"): {message}",
+                        self.name, self.namespace
+                    );
+                }
+                bail!(
+                    "the controller {}/{} is not reachable through the API server (is it running, with a ready endpoint?): {message} (HTTP {status})",
+                    self.namespace, self.name
+                );
+            }
+        }
         match status.as_u16() {
             403 => bail!(
                 "forbidden to reach the controller through the API server (needs get on services/proxy \"{}\" in namespace \"{}\")",
@@ -242,4 +258,21 @@ async fn http_body_util_collect(body: kube::client::Body) -> Result<Vec<u8>> {
         .map_err(|e| anyhow!("cannot read the controller's answer: {e}"))?
         .to_bytes()
         .to_vec())
+}
+
+/// The message of a `metav1.Status` body: an error of the API server (or its proxy), not an
+/// answer of the controller.
+fn api_server_error(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let is_status = value.get("kind")?.as_str()? == "Status"
+        && value.get("apiVersion")?.as_str()? == "v1";
+    is_status.then(|| {
+        value
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("unknown error")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }

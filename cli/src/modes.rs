@@ -78,7 +78,7 @@ pub fn run(cli: &Cli) -> Result<()> {
 }
 
 /// Runs async cluster work on a small runtime (only the modes that need the cluster pay for it).
-fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -143,15 +143,22 @@ fn re_encrypt(cli: &Cli, format: Format) -> Result<()> {
         }
         Ok(out)
     })?;
-    let text = manifest::write_sealed_secrets(&rotated, format)?;
-    // Like the original (#405): re-encrypting a file without -w updates that file in place.
+    // Like the original (#405): re-encrypting a file without -w updates that file in place,
+    // keeping its format unless -o asks otherwise.
     match (&cli.seal.sealed_secret_file, &cli.seal.secret_file) {
-        (None, Some(input)) => write_atomically(input, text.as_bytes()),
-        _ => sink(cli).write(text.as_bytes()),
+        (None, Some(input)) => {
+            let format = match (&cli.seal.format, std::fs::read(input)) {
+                (None, Ok(old)) if !manifest::is_json(&old) => Format::Yaml,
+                _ => format,
+            };
+            let text = manifest::write_sealed_secrets(&rotated, format)?;
+            write_atomically(input, text.as_bytes())
+        }
+        _ => sink(cli).write(manifest::write_sealed_secrets(&rotated, format)?.as_bytes()),
     }
 }
 
-fn parse_format(s: &str) -> Result<Format> {
+pub(crate) fn parse_format(s: &str) -> Result<Format> {
     match s.to_ascii_lowercase().as_str() {
         "json" | "" => Ok(Format::Json),
         "yaml" => Ok(Format::Yaml),
@@ -464,7 +471,7 @@ fn read_sealed_secret(text: &[u8]) -> Result<SealedSecret> {
     sealed_secret_from_document(doc)
 }
 
-fn sealed_secret_from_document(doc: crds::Document) -> Result<SealedSecret> {
+pub(crate) fn sealed_secret_from_document(doc: crds::Document) -> Result<SealedSecret> {
     match (
         doc.kind(),
         doc.value.get("apiVersion").and_then(|v| v.as_str()),
