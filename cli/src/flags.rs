@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Seal or re-encrypt every manifest of a directory tree, in parallel (`kubeseal bulk seal
+    /// SRC_DIR DST_DIR`, `kubeseal bulk re-encrypt DIR`).
+    Bulk(Box<crate::bulk::BulkArgs>),
 }
 
 /// Flags that decide what is sealed and how.

@@ -2,6 +2,7 @@
 //!
 //! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work.
 
+mod bulk;
 mod cert;
 mod controller_api;
 mod flags;
@@ -22,6 +23,9 @@ fn main() -> ExitCode {
         let mut cmd = Cli::command();
         clap_complete::generate(shell, &mut cmd, "kubeseal", &mut std::io::stdout());
         return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Bulk(args)) = &cli.command {
+        return bulk::run(args);
     }
     if cli.seal.version {
         println!("kubeseal version: {}", env!("CARGO_PKG_VERSION"));

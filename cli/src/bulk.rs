@@ -1,0 +1,878 @@
+//! `kubeseal bulk`: seal every Secret of a directory tree into a mirrored tree (`bulk seal`), or
+//! re-encrypt every SealedSecret of a tree in place through the controller (`bulk re-encrypt`),
+//! spread over several threads.
+//!
+//! How files are rewritten: the documents that are not replaced (everything but the Secrets, or
+//! the SealedSecrets) are copied byte for byte from the input, comments included, in their order;
+//! each replaced document is written in the Go `kubeseal` shape in its place. Comments inside a
+//! replaced document are dropped (they could quote a value). When a file cannot be cut into its
+//! documents exactly (rare YAML, such as a `%YAML` directive), or `-o` asks for the
+//! other format, the whole file is written from its parsed documents instead, and then every
+//! comment of it is lost and the keys of the other documents come out sorted.
+//!
+//! Each file either succeeds as a whole or is reported (`error: FILE: reason`, never a value) and
+//! left alone; the other files go on. Outputs are written atomically.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use crds::manifest::{self, Document, Format};
+use crds::{PublicKey, Scope, SealOptions, SealedSecret};
+use indicatif::{ProgressBar, ProgressStyle};
+use zeroize::Zeroizing;
+
+use crate::cert;
+use crate::controller_api::ControllerApi;
+use crate::flags::ClusterFlags;
+use crate::modes::{block_on, parse_format, sealed_secret_from_document};
+use crate::output::write_atomically;
+
+/// `eprintln!` that ignores a closed stderr instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Seal or re-encrypt every manifest of a directory tree, in parallel.
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    /// What to do with the tree.
+    #[command(subcommand)]
+    pub command: BulkCommand,
+}
+
+/// The bulk operations.
+#[derive(Debug, Subcommand)]
+pub enum BulkCommand {
+    /// Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.
+    #[command(
+        long_about = "Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.\n\n\
+Reads every *.yaml, *.yml and *.json file under SRC_DIR (recursively; hidden files and \
+directories such as .git are ignored, and so is DST_DIR when it lies inside SRC_DIR) and writes \
+each file that holds a Secret to the same relative path under DST_DIR, with each Secret replaced \
+by its SealedSecret. The other documents of a file are copied as they are, in their order, \
+comments included; comments inside a Secret's document are dropped. Each file keeps its format \
+(JSON stays JSON, YAML stays YAML with --- separators) unless -o is given. Files without a Secret \
+are not written (reported as \"skipped (no Secret)\"). Existing files in DST_DIR are replaced \
+atomically; nothing is ever deleted there.\n\n\
+The certificate comes from --cert, or is fetched once from the controller. A Secret without a \
+namespace gets the one of -n; without -n that file fails (the kubeconfig's context is not \
+looked at, so that a tree seals the same whatever the current context; cluster-wide Secrets \
+need no namespace).\n\n\
+A progress bar is drawn when stderr is a terminal. Each failed file is reported on one line \
+(error: FILE: reason, never a value) and the others are still sealed; a summary ends the run. \
+Exit status: 0 when every file was sealed or skipped, 1 when any failed or nothing could start, \
+2 on bad usage.",
+        after_help = "Examples:\n  \
+kubeseal bulk seal --cert pub-cert.pem secrets/ sealed/\n  \
+kubeseal bulk seal -n default --jobs 4 plain/ sealed/    # certificate fetched from the controller\n  \
+kubeseal bulk seal --cert https://certs.example.com/prod.pem -o yaml plain/ sealed/prod/"
+    )]
+    Seal(SealArgs),
+
+    /// Re-encrypt every SealedSecret under DIR in place with the controller's newest key.
+    #[command(
+        visible_alias = "rotate",
+        long_about = "Re-encrypt every SealedSecret under DIR in place with the controller's newest key.\n\n\
+Reads every *.yaml, *.yml and *.json file under DIR (recursively; hidden files and directories \
+are ignored), sends each SealedSecret to the controller to be re-encrypted (as --re-encrypt does) \
+and rewrites the file atomically. The other documents of a file are kept as they are, in their \
+order; each file keeps its format unless -o is given. Files without a SealedSecret are left alone \
+(\"skipped (no SealedSecret)\"); a file is rewritten only when all of its SealedSecrets were \
+re-encrypted, otherwise it is reported and left as it was. Needs access to the controller \
+(kubeconfig or the cluster flags below).\n\n\
+Exit status: 0 when every file was re-encrypted or skipped, 1 when any failed or the controller \
+cannot be reached, 2 on bad usage.",
+        after_help = "Examples:\n  \
+kubeseal bulk re-encrypt sealed/\n  \
+kubeseal bulk re-encrypt --context prod --controller-namespace sealed-secrets --jobs 8 sealed/prod/"
+    )]
+    ReEncrypt(ReEncryptArgs),
+}
+
+/// `kubeseal bulk seal`.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Directory of Secret manifests to seal (read recursively).
+    #[arg(value_name = "SRC_DIR")]
+    pub src: PathBuf,
+
+    /// Directory to write the sealed tree to (created when missing).
+    #[arg(value_name = "DST_DIR")]
+    pub dst: PathBuf,
+
+    /// Certificate / public key file or http(s)/file:// URL to seal with (default: fetch it once
+    /// from the controller).
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Option<String>,
+
+    /// Set the scope of every sealed secret: strict, namespace-wide, cluster-wide (default: what
+    /// each Secret's scope annotations say, else strict).
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_name = "SCOPE")]
+    pub scope: Option<String>,
+
+    /// Allow empty data in the secret objects.
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
+    pub allow_empty_data: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `kubeseal bulk re-encrypt`.
+#[derive(Debug, Args)]
+pub struct ReEncryptArgs {
+    /// Directory of SealedSecret manifests to re-encrypt in place (read recursively).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags of both bulk operations.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Output format: json or yaml (default: each file keeps its own format).
+    #[arg(short = 'o', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// How many files to work on at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// Namespace of the sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+
+    /// Name of the sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub controller_name: String,
+
+    #[command(flatten, next_help_heading = "Cluster access")]
+    pub cluster: ClusterFlags,
+}
+
+impl CommonArgs {
+    fn format(&self) -> Result<Option<Format>> {
+        self.format.as_deref().map(parse_format).transpose()
+    }
+
+    fn jobs(&self) -> usize {
+        self.jobs
+            .and_then(|j| usize::try_from(j).ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    async fn controller(&self) -> Result<ControllerApi> {
+        ControllerApi::connect(
+            &self.cluster,
+            &self.controller_namespace,
+            &self.controller_name,
+        )
+        .await
+    }
+}
+
+/// Runs a bulk operation; prints its report and returns the exit status.
+pub fn run(args: &BulkArgs) -> ExitCode {
+    let result = match &args.command {
+        BulkCommand::Seal(a) => seal_tree(a),
+        BulkCommand::ReEncrypt(a) => re_encrypt_tree(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            say!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bulk seal
+
+/// What every worker of `bulk seal` shares.
+struct SealJob<'a> {
+    src: &'a Path,
+    dst: &'a Path,
+    key: PublicKey,
+    opts: SealOptions,
+    format: Option<Format>,
+    /// When SRC_DIR lies inside DST_DIR: the relative path of each output that would land on an
+    /// input file (refused rather than overwriting a plaintext input).
+    clobbers: HashSet<PathBuf>,
+}
+
+fn seal_tree(args: &SealArgs) -> Result<ExitCode> {
+    let format = args.common.format()?;
+    let scope = args
+        .scope
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<Scope>)
+        .transpose()?;
+    require_dir(&args.src, "SRC_DIR")?;
+    let key = match args.cert.as_deref().filter(|c| !c.is_empty()) {
+        Some(source) => cert::sealing_key(source, &cert::read_cert_source(source)?)?,
+        None => {
+            let pem = block_on(async { args.common.controller().await?.cert().await })?;
+            cert::sealing_key(
+                &format!(
+                    "from controller {}/{}",
+                    args.common.controller_namespace, args.common.controller_name
+                ),
+                &pem,
+            )?
+        }
+    };
+    std::fs::create_dir_all(&args.dst)
+        .with_context(|| format!("cannot create {}", args.dst.display()))?;
+    let src_real = canonical(&args.src)?;
+    let dst_real = canonical(&args.dst)?;
+    if src_real == dst_real {
+        bail!(
+            "SRC_DIR and DST_DIR are the same directory ({}); bulk seal never overwrites its input",
+            args.src.display()
+        );
+    }
+
+    let started = Instant::now();
+    let tree = walk(&args.src, Some(&dst_real));
+    let clobbers = match dst_real.strip_prefix(&src_real) {
+        Ok(_) => HashSet::new(),
+        Err(_) => match src_real.strip_prefix(&dst_real) {
+            Ok(inner) => tree.files.iter().map(|rel| inner.join(rel)).collect(),
+            Err(_) => HashSet::new(),
+        },
+    };
+    let job = SealJob {
+        src: &args.src,
+        dst: &args.dst,
+        key,
+        opts: SealOptions {
+            scope,
+            allow_empty_data: args.allow_empty_data,
+            fallback_namespace: args
+                .common
+                .cluster
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty()),
+            ..SealOptions::default()
+        },
+        format,
+        clobbers,
+    };
+    let report = Report::new(tree.files.len(), "sealing");
+    for (dir, err) in &tree.errors {
+        report.failed(dir, err);
+    }
+    let jobs = args.common.jobs().min(tree.files.len()).max(1);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(rel) = tree.files.get(i) else { break };
+                report.record(&args.src.join(rel), seal_file(&job, rel), "Secret");
+            });
+        }
+    });
+    Ok(report.finish("sealed", "Secret", started.elapsed()))
+}
+
+/// Seals one file: `Some(number of Secrets)` when written, `None` when it has no Secret.
+fn seal_file(job: &SealJob, rel: &Path) -> Result<Option<usize>> {
+    if job.clobbers.contains(rel) {
+        bail!(
+            "its output {} would overwrite an input file",
+            job.dst.join(rel).display()
+        );
+    }
+    let text = Zeroizing::new(std::fs::read(job.src.join(rel)).context("cannot read file")?);
+    let file = ManifestFile::parse(&text)?;
+    let mut replacements: Vec<Option<SealedSecret>> = vec![None; file.docs.len()];
+    let mut count = 0;
+    for (doc, slot) in file.docs.iter().zip(&mut replacements) {
+        if doc.kind() != Some("Secret") {
+            continue;
+        }
+        let secret = crds::secret_from_document(doc)?;
+        let what = match secret.metadata.name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => format!("document {} (Secret {name:?})", doc.index),
+            None => format!("document {}", doc.index),
+        };
+        let sealed = crds::seal_secret(secret, &job.key, &job.opts).map_err(|e| match e {
+            // The kubeconfig is not looked at here: say what does work.
+            crds::SealError::MissingNamespace => anyhow!(
+                "{what}: the Secret has no namespace (set metadata.namespace, or pass -n/--namespace for Secrets without one)"
+            ),
+            e => anyhow::Error::from(e).context(what),
+        })?;
+        *slot = Some(sealed);
+        count += 1;
+    }
+    if count == 0 {
+        return Ok(None);
+    }
+    let out = file.render(&replacements, job.format)?;
+    let target = job.dst.join(rel);
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomically(&target, &out)?;
+    Ok(Some(count))
+}
+
+// ---------------------------------------------------------------------------------------------
+// bulk re-encrypt
+
+fn re_encrypt_tree(args: &ReEncryptArgs) -> Result<ExitCode> {
+    let format = args.common.format()?;
+    require_dir(&args.dir, "DIR")?;
+    let jobs = args.common.jobs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.clamp(1, 8))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let api = Arc::new(args.common.controller().await?);
+        let started = Instant::now();
+        let tree = walk(&args.dir, None);
+        let report = Arc::new(Report::new(tree.files.len(), "re-encrypting"));
+        for (dir, err) in &tree.errors {
+            report.failed(dir, err);
+        }
+        let files: Arc<Vec<PathBuf>> =
+            Arc::new(tree.files.iter().map(|rel| args.dir.join(rel)).collect());
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..jobs.min(files.len()) {
+            let (api, files, next, report) = (
+                Arc::clone(&api),
+                Arc::clone(&files),
+                Arc::clone(&next),
+                Arc::clone(&report),
+            );
+            workers.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let outcome = re_encrypt_file(&api, path, format).await;
+                    report.record(path, outcome, "SealedSecret");
+                }
+            });
+        }
+        while let Some(joined) = workers.join_next().await {
+            joined.map_err(|e| anyhow!("a worker stopped unexpectedly: {e}"))?;
+        }
+        let report = Arc::try_unwrap(report)
+            .map_err(|_| anyhow!("a worker is still running after the end"))?;
+        Ok(report.finish("re-encrypted", "SealedSecret", started.elapsed()))
+    })
+}
+
+/// Re-encrypts the SealedSecrets of one file in place: `Some(how many)` when rewritten, `None`
+/// when it has none.
+async fn re_encrypt_file(
+    api: &ControllerApi,
+    path: &Path,
+    format: Option<Format>,
+) -> Result<Option<usize>> {
+    let text = std::fs::read(path).context("cannot read file")?;
+    let file = ManifestFile::parse(&text)?;
+    let mut replacements: Vec<Option<SealedSecret>> = vec![None; file.docs.len()];
+    let mut count = 0;
+    for (doc, slot) in file.docs.iter().zip(&mut replacements) {
+        let is_sealed_secret = doc.kind() == Some(crds::types::KIND)
+            && doc.value.get("apiVersion").and_then(|v| v.as_str())
+                == Some(crds::types::API_VERSION);
+        if !is_sealed_secret {
+            continue;
+        }
+        let sealed = sealed_secret_from_document(doc.clone())?;
+        let what = format!(
+            "document {} (SealedSecret \"{}/{}\")",
+            doc.index,
+            sealed.metadata.namespace.as_deref().unwrap_or_default(),
+            sealed.metadata.name.as_deref().unwrap_or_default()
+        );
+        let rotated = api
+            .rotate(serde_json::to_vec(&sealed)?)
+            .await
+            .with_context(|| what.clone())?;
+        let Some(mut rotated) = rotated else {
+            bail!("{what}: the controller cannot decrypt it");
+        };
+        // As `--re-encrypt` does: drop what the controller's copy carries from the API server.
+        rotated.metadata.creation_timestamp = None;
+        rotated.metadata.generation = None;
+        rotated.metadata.deletion_timestamp = None;
+        *slot = Some(rotated);
+        count += 1;
+    }
+    if count == 0 {
+        return Ok(None);
+    }
+    let out = file.render(&replacements, format)?;
+    write_atomically(path, &out)?;
+    Ok(Some(count))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: finding them, cutting them into documents, writing them back
+
+fn require_dir(path: &Path, what: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("{what} {} is not a directory", path.display()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {what} {}", path.display())),
+    }
+}
+
+fn canonical(path: &Path) -> Result<PathBuf> {
+    path.canonicalize()
+        .with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+/// The manifest files of a tree, relative to its root and sorted, and the directories that
+/// could not be read.
+struct Tree {
+    files: Vec<PathBuf>,
+    errors: Vec<(PathBuf, anyhow::Error)>,
+}
+
+/// Lists `*.yaml`, `*.yml` and `*.json` files under `root`, skipping hidden entries, the
+/// directory `skip` (canonical path) and symbolic links to directories (no loops).
+fn walk(root: &Path, skip: Option<&Path>) -> Tree {
+    let mut tree = Tree {
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let dir = root.join(&rel);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tree.errors
+                    .push((dir, anyhow!(e).context("cannot read directory")));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tree.errors
+                        .push((dir.clone(), anyhow!(e).context("cannot read directory")));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                let skipped = skip.is_some_and(|s| path.canonicalize().is_ok_and(|p| p == s));
+                if !skipped {
+                    pending.push(rel.join(&name));
+                }
+            } else if is_manifest_name(&path)
+                && (file_type.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()))
+            {
+                tree.files.push(rel.join(&name));
+            }
+        }
+    }
+    tree.files.sort();
+    tree
+}
+
+fn is_manifest_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["yaml", "yml", "json"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// A manifest file: its documents, and where each one lies in the text when the file could be
+/// cut into them exactly.
+struct ManifestFile<'a> {
+    text: &'a [u8],
+    json: bool,
+    docs: Vec<Document>,
+    spans: Option<Vec<Range<usize>>>,
+}
+
+impl<'a> ManifestFile<'a> {
+    fn parse(text: &'a [u8]) -> Result<Self> {
+        let docs = manifest::parse_documents(text)?;
+        let json = manifest::is_json(text);
+        let spans = if json {
+            json_spans(text)
+        } else {
+            yaml_spans(text)
+        }
+        .filter(|spans| spans_hold(text, spans, &docs));
+        Ok(Self {
+            text,
+            json,
+            docs,
+            spans,
+        })
+    }
+
+    /// The file with each document that has a replacement replaced: spliced into the original
+    /// text when the format stays, else written whole from the parsed documents.
+    fn render(
+        &self,
+        replacements: &[Option<SealedSecret>],
+        format: Option<Format>,
+    ) -> Result<Vec<u8>> {
+        let own = if self.json {
+            Format::Json
+        } else {
+            Format::Yaml
+        };
+        let format = format.unwrap_or(own);
+        let mut out = Vec::with_capacity(self.text.len() * 2);
+        match self.spans.as_ref().filter(|_| format == own) {
+            Some(spans) => {
+                let mut pos = 0;
+                for (span, replacement) in spans.iter().zip(replacements) {
+                    let Some(sealed) = replacement else { continue };
+                    out.extend_from_slice(&self.text[pos..span.start]);
+                    match format {
+                        // The text after the value (newline, comma) is kept.
+                        Format::Json => out
+                            .extend_from_slice(manifest::to_go_json(sealed)?.trim_end().as_bytes()),
+                        // A YAML span starts at a line start and runs to the next `---` line.
+                        Format::Yaml => {
+                            out.extend_from_slice(b"---\n");
+                            out.extend_from_slice(manifest::to_go_yaml(sealed)?.as_bytes());
+                        }
+                    }
+                    pos = span.end;
+                }
+                out.extend_from_slice(&self.text[pos..]);
+            }
+            None => {
+                for (doc, replacement) in self.docs.iter().zip(replacements) {
+                    let text = match (format, replacement) {
+                        (Format::Json, Some(sealed)) => manifest::to_go_json(sealed)?,
+                        (Format::Json, None) => serde_json::to_string_pretty(&doc.value)? + "\n",
+                        (Format::Yaml, Some(sealed)) => {
+                            "---\n".to_owned() + &manifest::to_go_yaml(sealed)?
+                        }
+                        (Format::Yaml, None) => {
+                            "---\n".to_owned() + &crds::yaml::to_string(&doc.value)
+                        }
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether each span holds exactly its document (so that splicing is exact).
+fn spans_hold(text: &[u8], spans: &[Range<usize>], docs: &[Document]) -> bool {
+    spans.len() == docs.len()
+        && spans.iter().zip(docs).all(|(span, doc)| {
+            matches!(manifest::parse_documents(&text[span.clone()]).as_deref(),
+                Ok([one]) if one.value == doc.value)
+        })
+}
+
+/// The documents of multi-document YAML: each runs from its `---` line (or the file's start) to
+/// the next `---` line; parts that hold no document (comments only) are left out.
+fn yaml_spans(text: &[u8]) -> Option<Vec<Range<usize>>> {
+    let mut starts = vec![0];
+    let mut line_start = 0;
+    for line in text.split_inclusive(|b| *b == b'\n') {
+        let marker = line.starts_with(b"---")
+            && line
+                .get(3)
+                .is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        if marker && line_start > 0 {
+            starts.push(line_start);
+        }
+        line_start += line.len();
+    }
+    starts.push(text.len());
+    let mut spans = Vec::new();
+    for part in starts.windows(2) {
+        let span = part[0]..part[1];
+        match manifest::parse_documents(&text[span.clone()]).ok()?.len() {
+            0 => {}
+            1 => spans.push(span),
+            _ => return None,
+        }
+    }
+    Some(spans)
+}
+
+/// The documents of a JSON stream: each top-level value, or each element of a top-level array.
+fn json_spans(text: &[u8]) -> Option<Vec<Range<usize>>> {
+    let skip_ws = |mut i: usize| {
+        while text.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut spans = Vec::new();
+    let mut i = skip_ws(0);
+    while i < text.len() {
+        if text[i] == b'[' {
+            i = skip_ws(i + 1);
+            if text.get(i) == Some(&b']') {
+                i = skip_ws(i + 1);
+                continue;
+            }
+            loop {
+                let end = json_value_end(text, i)?;
+                spans.push(i..end);
+                i = skip_ws(end);
+                match text.get(i)? {
+                    b',' => i = skip_ws(i + 1),
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+            i = skip_ws(i + 1);
+        } else {
+            let end = json_value_end(text, i)?;
+            spans.push(i..end);
+            i = skip_ws(end);
+        }
+    }
+    Some(spans)
+}
+
+/// Where the JSON value starting at `start` ends (one past its last byte).
+fn json_value_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (k, b) in text.iter().enumerate().skip(start) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    in_string = false;
+                    if depth == 0 {
+                        return Some(k + 1);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(k + 1);
+                }
+            }
+            b',' | b' ' | b'\t' | b'\r' | b'\n' if depth == 0 => return Some(k),
+            _ => {}
+        }
+    }
+    (depth == 0 && !in_string).then_some(text.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress and report
+
+/// Counts outcomes, prints a line per failed or skipped file and draws the progress bar.
+struct Report {
+    bar: ProgressBar,
+    done: AtomicUsize,
+    items: AtomicUsize,
+    failed: AtomicUsize,
+    skipped: AtomicUsize,
+}
+
+impl Report {
+    fn new(files: usize, action: &'static str) -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(files as u64).with_prefix(action);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{prefix} [{wide_bar}] {pos}/{len} files ({rate} files/s, {eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> ").with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", state.per_sec());
+                    },
+                ));
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Self {
+            bar,
+            done: AtomicUsize::new(0),
+            items: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            skipped: AtomicUsize::new(0),
+        }
+    }
+
+    fn record(&self, file: &Path, outcome: Result<Option<usize>>, noun: &str) {
+        match outcome {
+            Ok(Some(n)) => {
+                self.done.fetch_add(1, Ordering::Relaxed);
+                self.items.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok(None) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                self.bar
+                    .suspend(|| say!("skipped (no {noun}): {}", file.display()));
+            }
+            Err(err) => self.failed(file, &err),
+        }
+        self.bar.inc(1);
+    }
+
+    fn failed(&self, file: &Path, err: &anyhow::Error) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.bar
+            .suspend(|| say!("error: {}: {err:#}", file.display()));
+    }
+
+    /// Prints `sealed 998 files (1,234 Secrets), 2 failed, 5 skipped in 1.2s`; exit status 1
+    /// when any file failed.
+    fn finish(self, verb: &str, noun: &str, elapsed: Duration) -> ExitCode {
+        self.bar.finish_and_clear();
+        let done = self.done.into_inner();
+        let items = self.items.into_inner();
+        let failed = self.failed.into_inner();
+        say!(
+            "{verb} {} ({}), {} failed, {} skipped in {:.1}s",
+            counted(done, "file"),
+            counted(items, noun),
+            thousands(failed),
+            thousands(self.skipped.into_inner()),
+            elapsed.as_secs_f64()
+        );
+        if failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `1 file`, `1,234 files`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(counted(1, "file"), "1 file");
+        assert_eq!(counted(1000, "Secret"), "1,000 Secrets");
+    }
+
+    #[test]
+    fn yaml_is_cut_at_document_markers_only() {
+        let text = b"# head\n---\na: 1\n# tail of a\n--- # b\nb: '---'\nc: |\n  ---\n...\n---\n";
+        let spans = yaml_spans(text).expect("spans");
+        let parts: Vec<&str> = spans
+            .iter()
+            .map(|s| std::str::from_utf8(&text[s.clone()]).expect("utf-8"))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "---\na: 1\n# tail of a\n",
+                "--- # b\nb: '---'\nc: |\n  ---\n...\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_streams_and_arrays_are_cut_into_values() {
+        let text = br#" {"a": "}\"{"} [ {"b": [1, {"c": 2}]} , {} ] {"d": 3}"#;
+        let spans = json_spans(text).expect("spans");
+        let parts: Vec<&str> = spans
+            .iter()
+            .map(|s| std::str::from_utf8(&text[s.clone()]).expect("utf-8"))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                r#"{"a": "}\"{"}"#,
+                r#"{"b": [1, {"c": 2}]}"#,
+                "{}",
+                r#"{"d": 3}"#
+            ]
+        );
+        assert_eq!(json_spans(b"{\"a\": 1"), None);
+    }
+
+    #[test]
+    fn unsplittable_yaml_is_rewritten_whole() {
+        // A directive belongs to the document after it, but cutting at `---` parts them: the
+        // file has no spans and is written from its parsed documents.
+        let text = b"%YAML 1.1\n---\nb: 2\na: 1\n";
+        let file = ManifestFile::parse(text).expect("parses");
+        assert_eq!(file.docs.len(), 1);
+        assert!(file.spans.is_none());
+        let out = file.render(&[None], None).expect("renders");
+        assert_eq!(out, b"---\na: 1\nb: 2\n");
+    }
+}
