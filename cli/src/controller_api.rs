@@ -264,8 +264,8 @@ async fn http_body_util_collect(body: kube::client::Body) -> Result<Vec<u8>> {
 /// answer of the controller.
 fn api_server_error(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let is_status = value.get("kind")?.as_str()? == "Status"
-        && value.get("apiVersion")?.as_str()? == "v1";
+    let is_status =
+        value.get("kind")?.as_str()? == "Status" && value.get("apiVersion")?.as_str()? == "v1";
     is_status.then(|| {
         value
             .get("message")
