@@ -19,6 +19,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{predicates, Predicate};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -235,7 +236,15 @@ pub async fn run(
                     .remove(crds::types::LAST_APPLIED_ANNOTATION);
             })
             .reflect(writer)
-            .applied_objects();
+            .applied_objects()
+            // Status-only updates (including the controller's own) need no reconcile: only
+            // spec (generation), labels or annotations change what the Secret should be.
+            .predicate_filter(
+                predicates::generation
+                    .combine(predicates::labels)
+                    .combine(predicates::annotations),
+                Default::default(),
+            );
         let mut controller = Controller::for_stream(sealed_stream, reader)
             .with_config(ControllerConfig::default().concurrency(concurrency));
         if !ctx.settings.skip_recreate {
