@@ -151,22 +151,6 @@ pub struct CommonArgs {
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 
-    /// Namespace of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
-    )]
-    pub controller_namespace: String,
-
-    /// Name of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
-    )]
-    pub controller_name: String,
-
     #[command(flatten, next_help_heading = "Cluster access")]
     pub cluster: ClusterFlags,
 }
@@ -185,8 +169,8 @@ impl CommonArgs {
     async fn controller(&self) -> Result<ControllerApi> {
         ControllerApi::connect(
             &self.cluster,
-            &self.controller_namespace,
-            &self.controller_name,
+            &self.cluster.controller_namespace,
+            &self.cluster.controller_name,
         )
         .await
     }
@@ -238,7 +222,7 @@ fn seal_tree(args: &SealArgs) -> Result<ExitCode> {
             cert::sealing_key(
                 &format!(
                     "from controller {}/{}",
-                    args.common.controller_namespace, args.common.controller_name
+                    args.common.cluster.controller_namespace, args.common.cluster.controller_name
                 ),
                 &pem,
             )?

@@ -51,22 +51,6 @@ pub struct SealFlags {
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     pub cert: Vec<String>,
 
-    /// Namespace of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
-    )]
-    pub controller_namespace: String,
-
-    /// Name of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
-    )]
-    pub controller_name: String,
-
     /// Output format for sealed secret: json or yaml (default json; a .yaml/.yml -w file, or the
     /// file given to --merge-into, decides when not set).
     #[arg(
@@ -142,9 +126,23 @@ pub struct SealFlags {
     pub version: bool,
 }
 
-/// The usual kubectl client flags (used to find the namespace now, to reach the controller later).
+/// Where the controller is and how to reach the API server (the usual kubectl client flags).
 #[derive(Debug, Args)]
 pub struct ClusterFlags {
+    /// Namespace of the sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+    /// Name of the sealed-secrets controller.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub controller_name: String,
     /// Path to the kubeconfig file to use.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,

@@ -55,7 +55,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             (
                 format!(
                     "from controller {}/{}",
-                    f.controller_namespace, f.controller_name
+                    cli.cluster.controller_namespace, cli.cluster.controller_name
                 ),
                 pem,
             )
@@ -89,8 +89,8 @@ pub(crate) fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) ->
 async fn controller(cli: &Cli) -> Result<ControllerApi> {
     ControllerApi::connect(
         &cli.cluster,
-        &cli.seal.controller_namespace,
-        &cli.seal.controller_name,
+        &cli.cluster.controller_namespace,
+        &cli.cluster.controller_name,
     )
     .await
 }
