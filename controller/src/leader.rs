@@ -29,16 +29,31 @@ pub async fn campaign(
     lease_duration: Duration,
 ) -> anyhow::Result<watch::Receiver<bool>> {
     let duration = lease_duration.as_secs().max(2);
+    let identity = identity();
     let manager = LeaseManagerBuilder::new(client, lease_name)
         .with_namespace(namespace)
-        .with_identity(identity())
+        .with_field_manager(lease_field_manager(&identity))
+        .with_identity(identity)
         .with_duration(duration)
         .with_grace((duration / 3).max(1))
-        .with_field_manager(crate::reconcile::FIELD_MANAGER)
         .build()
         .await?;
     let (rx, _task) = manager.watch().await;
     Ok(rx)
+}
+
+/// The field manager this replica uses on the Lease. It must differ between replicas: the lock
+/// is a server-side apply of `holderIdentity`, and only a *different* manager gets the 409
+/// conflict that keeps a second replica from taking a Lease someone else holds.
+fn lease_field_manager(identity: &str) -> String {
+    // Field manager names are limited to 128 bytes by the API server.
+    let mut name = format!("sealed-secrets-lease-{identity}");
+    let mut cut = name.len().min(128);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    name.truncate(cut);
+    name
 }
 
 /// A receiver that always says "leader" (leader election disabled).
@@ -47,4 +62,15 @@ pub fn always() -> watch::Receiver<bool> {
     // Keep the sender alive for the life of the process so receivers never see a close.
     std::mem::forget(tx);
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_field_manager;
+
+    #[test]
+    fn every_replica_gets_its_own_lease_field_manager() {
+        assert_ne!(lease_field_manager("pod-a"), lease_field_manager("pod-b"));
+        assert!(lease_field_manager(&"x".repeat(300)).len() <= 128);
+    }
 }
