@@ -2,20 +2,13 @@
 //!
 //! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work.
 
-mod bulk;
-mod cert;
-mod controller_api;
-mod flags;
-mod kubeconfig;
-mod modes;
-mod output;
-
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::flags::{Cli, Command};
+use kubeseal::flags::{Cli, Command};
+use kubeseal::{bulk, modes};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
