@@ -17,6 +17,8 @@
 //! test process exits, however it exits (even SIGKILL), the pipe closes and the watchdog
 //! kills etcd and kube-apiserver by PID. Nothing is ever killed by name.
 
+pub mod workspace;
+
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs::{self, File};

@@ -1,0 +1,234 @@
+//! Shared by ccloud-keys' integration tests: the real control plane with our controller, a
+//! GitOps working tree, the operator's way of writing Secrets (`kubectl create secret generic
+//! --dry-run=client -o yaml | kubectl label --local | kubectl apply`), and the oracles.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use envtest::workspace::ControllerProcess;
+use envtest::ControlPlane;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::{Api, Client};
+
+/// The control plane of this test binary, with the SealedSecret CRD.
+pub async fn control_plane() -> &'static ControlPlane {
+    let cp = envtest::shared().await.expect("control plane");
+    static CRD: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CRD.get_or_init(|| async {
+        cp.install_crd(workspace().join("crds/sealedsecrets.bitnami.com.yaml"))
+            .await
+            .expect("CRD installs");
+    })
+    .await;
+    cp
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A namespace for keys and one for the app, our controller running, its certificate in
+/// `secrets/keys/dev.crt` of a fresh Git working tree.
+pub struct Env {
+    pub cp: &'static ControlPlane,
+    pub client: Client,
+    pub keys_ns: String,
+    pub app_ns: String,
+    pub controller: ControllerProcess,
+    pub repo: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start(prefix: &str) -> Self {
+        let cp = control_plane().await;
+        let client = cp.client().expect("client");
+        let keys_ns = cp
+            .create_namespace(&format!("{prefix}-keys"))
+            .await
+            .expect("ns");
+        let app_ns = cp.create_namespace(prefix).await.expect("ns");
+        let controller = ControllerProcess::start(cp.kubeconfig_path(), &keys_ns, &[&app_ns], &[])
+            .expect("controller starts");
+        let cert = controller
+            .wait_for_cert(Duration::from_secs(60))
+            .expect("certificate");
+        let repo = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(repo.path().join("secrets/keys")).expect("mkdir");
+        std::fs::write(repo.path().join("secrets/keys/dev.crt"), cert).expect("cert");
+        git(repo.path(), &["init", "--quiet", "--initial-branch=main"]);
+        git(repo.path(), &["add", "."]);
+        git(repo.path(), &["commit", "--quiet", "-m", "certificate"]);
+        Self {
+            cp,
+            client,
+            keys_ns,
+            app_ns,
+            controller,
+            repo,
+        }
+    }
+
+    pub fn repo(&self) -> &Path {
+        self.repo.path()
+    }
+
+    /// The sealed file of `name` in the app namespace, relative to the repo.
+    pub fn sealed_rel(&self, name: &str) -> String {
+        format!("secrets/sealed/dev/{}-{name}.yaml", self.app_ns)
+    }
+
+    /// `kubectl ARGS` with `stdin`; panics with stderr on failure.
+    pub fn kubectl(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let out = run(self.cp.kubectl(args), stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Writes a Secret the way the operators do: `kubectl create secret generic NAME
+    /// CREATE_ARGS --dry-run=client -o yaml | kubectl label --local -f - LABELS -o yaml |
+    /// kubectl apply -f -` (so it carries the plaintext last-applied annotation).
+    pub fn operator_apply(&self, ns: &str, name: &str, create_args: &[&str], labels: &[&str]) {
+        let mut create = vec!["create", "secret", "generic", name, "-n", ns];
+        create.extend_from_slice(create_args);
+        create.extend_from_slice(&["--dry-run=client", "-o", "yaml"]);
+        let mut manifest = self.kubectl(&create, b"");
+        if !labels.is_empty() {
+            let mut label = vec!["label", "--local", "-f", "-", "-o", "yaml", "--overwrite"];
+            label.extend_from_slice(labels);
+            manifest = self.kubectl(&label, &manifest);
+        }
+        self.kubectl(&["apply", "-f", "-"], &manifest);
+    }
+
+    /// The key Secrets' private keys as one PEM file (for the oracle).
+    pub async fn private_keys_pem(&self) -> tempfile::NamedTempFile {
+        let keys: Api<Secret> = Api::namespaced(self.client.clone(), &self.keys_ns);
+        let list = keys
+            .list(&ListParams::default().labels("sealedsecrets.bitnami.com/sealed-secrets-key"))
+            .await
+            .expect("key Secrets");
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        for s in list.items {
+            let pem = s
+                .data
+                .and_then(|d| d.get("tls.key").cloned())
+                .expect("tls.key");
+            file.write_all(&pem.0).expect("write key");
+        }
+        file
+    }
+}
+
+/// Runs `cmd` with `stdin`, capturing output.
+pub fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("process starts");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin).expect("stdin");
+    }
+    child.wait_with_output().expect("process runs")
+}
+
+/// `git -C repo ARGS`, asserting success; returns stdout.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `ccloud-keys` under test, not yet run.
+pub fn ccloud_keys(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccloud-keys"));
+    cmd.args(args).env_remove("RUST_LOG");
+    cmd
+}
+
+/// `oracle unseal-object`: the data map (base64 values) an independent implementation gets
+/// from a sealed file.
+pub fn oracle_unseal(sealed: &[u8], keys: &Path) -> BTreeMap<String, String> {
+    let oracle = workspace().join("tests/oracles/oracle");
+    let mut cmd = Command::new(oracle);
+    cmd.args(["unseal-object", "--key"]).arg(keys);
+    let out = run(cmd, sealed);
+    assert!(
+        out.status.success(),
+        "oracle unseal-object failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("oracle JSON")
+}
+
+/// A Secret's data as a base64 map (the oracle's shape).
+pub fn data_b64(secret: &Secret) -> BTreeMap<String, String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                base64::engine::general_purpose::STANDARD.encode(&v.0),
+            )
+        })
+        .collect()
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for Secret `ns/name` to exist and satisfy `ok`.
+pub async fn wait_secret(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    ok: impl Fn(&Secret) -> bool,
+) -> Secret {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    eventually(
+        Duration::from_secs(60),
+        &format!("Secret {ns}/{name}"),
+        || {
+            let api = api.clone();
+            let ok = &ok;
+            async move { api.get_opt(name).await.ok().flatten().filter(|s| ok(s)) }
+        },
+    )
+    .await
+}
