@@ -188,7 +188,7 @@ async fn every_kind_unseals_to_what_the_operator_would_have_written() {
         .await
         .expect("namespace");
     let inputs = tempfile::tempdir().expect("tempdir");
-    let keys = env.private_keys_pem().await;
+    let keys = env.private_keys().await;
     for case in cases(inputs.path()) {
         // Sealed with ccloud-keys, secret part from stdin or an environment variable.
         let mut cmd = ccloud_keys(&["--repo", &env.repo().display().to_string(), "--env", "dev"]);
@@ -250,7 +250,7 @@ async fn every_kind_unseals_to_what_the_operator_would_have_written() {
 
         // An independent implementation agrees.
         assert_eq!(
-            oracle_unseal(&sealed, keys.path()),
+            oracle_unseal(&sealed, &keys),
             data_b64(&expected),
             "{}: the oracle unseals the same data",
             case.name

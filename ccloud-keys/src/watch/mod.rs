@@ -256,11 +256,6 @@ impl<'a> Watcher<'a> {
             .clone()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| namespace.clone());
-        let store = Store::load(
-            Api::namespaced(client.clone(), &state_ns),
-            &args.state_secret,
-        )
-        .await?;
         let mut certs = CertCache {
             flag: out.cert.clone(),
             controller: None,
@@ -273,6 +268,11 @@ impl<'a> Watcher<'a> {
             .get()
             .await
             .context("cannot fetch the sealing certificate")?;
+        let store = Store::load(
+            Api::namespaced(client.clone(), &state_ns),
+            &args.state_secret,
+        )
+        .await?;
         let metrics = Arc::new(Metrics::new()?);
         let reporter = Reporter {
             controller: "ccloud-keys".to_owned(),

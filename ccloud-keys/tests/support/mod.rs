@@ -110,22 +110,25 @@ impl Env {
         self.kubectl(&["apply", "-f", "-"], &manifest);
     }
 
-    /// The key Secrets' private keys as one PEM file (for the oracle).
-    pub async fn private_keys_pem(&self) -> tempfile::NamedTempFile {
+    /// Each key Secret's private key in its own PEM file (for the oracle), by Secret name.
+    pub async fn private_keys(&self) -> BTreeMap<String, tempfile::NamedTempFile> {
         let keys: Api<Secret> = Api::namespaced(self.client.clone(), &self.keys_ns);
         let list = keys
             .list(&ListParams::default().labels("sealedsecrets.bitnami.com/sealed-secrets-key"))
             .await
             .expect("key Secrets");
-        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        let mut files = BTreeMap::new();
         for s in list.items {
+            let name = s.metadata.name.clone().unwrap_or_default();
             let pem = s
                 .data
                 .and_then(|d| d.get("tls.key").cloned())
                 .expect("tls.key");
+            let mut file = tempfile::NamedTempFile::new().expect("temp file");
             file.write_all(&pem.0).expect("write key");
+            files.insert(name, file);
         }
-        file
+        files
     }
 }
 
@@ -169,17 +172,29 @@ pub fn ccloud_keys(args: &[&str]) -> Command {
 
 /// `oracle unseal-object`: the data map (base64 values) an independent implementation gets
 /// from a sealed file.
-pub fn oracle_unseal(sealed: &[u8], keys: &Path) -> BTreeMap<String, String> {
-    let oracle = workspace().join("tests/oracles/oracle");
-    let mut cmd = Command::new(oracle);
-    cmd.args(["unseal-object", "--key"]).arg(keys);
+pub fn oracle_unseal(
+    sealed: &[u8],
+    keys: &BTreeMap<String, tempfile::NamedTempFile>,
+) -> BTreeMap<String, String> {
+    try_oracle_unseal(sealed, keys.values().map(|f| f.path()))
+        .unwrap_or_else(|e| panic!("oracle unseal-object failed: {e}"))
+}
+
+/// `oracle unseal-object` with these key files; the error is the oracle's stderr.
+pub fn try_oracle_unseal<'a>(
+    sealed: &[u8],
+    keys: impl IntoIterator<Item = &'a Path>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut cmd = Command::new(workspace().join("tests/oracles/oracle"));
+    cmd.arg("unseal-object");
+    for key in keys {
+        cmd.arg("--key").arg(key);
+    }
     let out = run(cmd, sealed);
-    assert!(
-        out.status.success(),
-        "oracle unseal-object failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("oracle JSON")
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("oracle JSON"))
 }
 
 /// A Secret's data as a base64 map (the oracle's shape).

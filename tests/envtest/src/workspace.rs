@@ -164,7 +164,7 @@ impl Drop for ControllerProcess {
 }
 
 /// A plain HTTP/1.0 GET on 127.0.0.1 returning the body of a 200 answer.
-fn http_get(port: u16, path: &str) -> Result<String> {
+pub fn http_get(port: u16, path: &str) -> Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;

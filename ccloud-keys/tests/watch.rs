@@ -1,0 +1,396 @@
+//! `ccloud-keys watch` on the real control plane, with our controller: the operator's Secrets are
+//! fed back to a Git working tree without plaintext, without churn, one commit per change, the
+//! replaced key id is reported, and once Flux applies the files the controller adopts the live
+//! Secrets and both writers agree.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use envtest::workspace::{free_port, http_get};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use support::{
+    ccloud_keys, data_b64, eventually, git, oracle_unseal, run, try_oracle_unseal, wait_secret, Env,
+};
+
+/// `ccloud-keys watch` as a child process; killed on drop, log printed when a test fails.
+struct WatchProcess {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WatchProcess {
+    fn start(env: &Env, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("watch.log");
+        let port = free_port().expect("port");
+        let repo = env.repo().display().to_string();
+        let kubeconfig = env.cp.kubeconfig_path().display().to_string();
+        let child = ccloud_keys(&["watch", "--repo", &repo, "--env", "dev", "-n", &env.app_ns])
+            .args([
+                "--kubeconfig",
+                &kubeconfig,
+                "--cert",
+                &env.controller.cert_url(),
+            ])
+            .args(["--cert-refresh=0s", "--retry-interval=1s"])
+            .arg(format!("--listen-addr=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("watch starts");
+        Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter from `/metrics` (0 when absent or not up yet).
+    fn metric(&self, name: &str) -> f64 {
+        let text = http_get(self.port, "/metrics").unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    async fn wait_metric(&self, name: &str, at_least: f64) {
+        eventually(
+            Duration::from_secs(60),
+            &format!("{name} >= {at_least}"),
+            || async { (self.metric(name) >= at_least).then_some(()) },
+        )
+        .await;
+    }
+}
+
+impl Drop for WatchProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("ccloud-keys watch log:\n{}", self.log());
+        }
+    }
+}
+
+const NAME: &str = "cc.api-key.orders-app.lkc-9z8y";
+
+/// The operator (re)writing the API key Secret for key `id`.
+fn mint(env: &Env, id: &str, secret: &str, annotation: Option<&str>) {
+    let json = format!(r#"--from-literal=ccloud-api-key={{"key":"{id}","secret":"{secret}"}}"#);
+    let key_label = format!("key={id}");
+    let labels = [
+        "resource_id=lkc-9z8y",
+        "service_accont=orders-app",
+        "service_account_id=sa-1x2y",
+        key_label.as_str(),
+        "category=kafka",
+    ];
+    env.operator_apply(&env.app_ns, NAME, &[&json], &labels);
+    if let Some(a) = annotation {
+        env.kubectl(
+            &[
+                "annotate",
+                "--overwrite",
+                "-n",
+                &env.app_ns,
+                "secret",
+                NAME,
+                a,
+            ],
+            b"",
+        );
+    }
+}
+
+fn commits(env: &Env) -> usize {
+    git(env.repo(), &["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .expect("count")
+}
+
+async fn live(env: &Env, name: &str) -> Secret {
+    Api::<Secret>::namespaced(env.client.clone(), &env.app_ns)
+        .get(name)
+        .await
+        .expect("live Secret")
+}
+
+#[tokio::test]
+async fn operator_keys_reach_git_once_per_change_and_the_controller_adopts_them() {
+    let env = Env::start("ccloud-watch").await;
+    let keys = env.private_keys().await;
+    let watch = WatchProcess::start(&env, &["--commit", "--author", "Key Bot <bot@example.com>"]);
+    let rel = env.sealed_rel(NAME);
+    let file = env.repo().join(&rel);
+
+    // The operator mints a key; other Secrets in the namespace are left alone.
+    env.operator_apply(&env.app_ns, "unrelated", &["--from-literal=a=b"], &[]);
+    env.operator_apply(
+        &env.app_ns,
+        "cc.ccloud-secrets",
+        &["--from-literal=CCLOUD_EMAIL=x"],
+        &[],
+    );
+    mint(&env, "KEY1AAAAAAAAAAAA", "first/Secret+1", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 1.0)
+        .await;
+    assert_eq!(commits(&env), 2, "one commit for the new file");
+    let log = git(
+        env.repo(),
+        &["log", "-1", "--format=%an <%ae>%n%s", "--name-only"],
+    );
+    assert!(log.starts_with("Key Bot <bot@example.com>\nSeal "), "{log}");
+    assert!(
+        log.contains(&rel),
+        "the commit holds exactly the file: {log}"
+    );
+    let sealed = std::fs::read(&file).expect("sealed file");
+    let text = String::from_utf8_lossy(&sealed);
+    assert!(!text.contains("last-applied-configuration"), "{text}");
+    assert!(!text.contains("first/Secret"), "no plaintext in Git");
+    assert!(
+        !text.contains("resourceVersion") && !text.contains("uid:"),
+        "{text}"
+    );
+    let operator = live(&env, NAME).await;
+    assert_eq!(oracle_unseal(&sealed, &keys), data_b64(&operator));
+    assert_eq!(
+        operator
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("sealedsecrets.bitnami.com/managed"))
+            .map(String::as_str),
+        Some("true"),
+        "the live Secret is marked for adoption"
+    );
+    let files = std::fs::read_dir(env.repo().join("secrets/sealed/dev"))
+        .expect("dir")
+        .count();
+    assert_eq!(files, 1, "only the selected Secret was fed back");
+    assert!(
+        !watch.log().contains("first/Secret"),
+        "no plaintext in the log"
+    );
+
+    // Re-minted with the same key but new metadata (deleted and re-created, annotated):
+    // nothing is re-sealed, the file is not touched.
+    let before = std::fs::metadata(&file)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    let unchanged = watch.metric("ccloud_keys_secrets_unchanged_total");
+    env.kubectl(&["delete", "secret", "-n", &env.app_ns, NAME], b"");
+    mint(
+        &env,
+        "KEY1AAAAAAAAAAAA",
+        "first/Secret+1",
+        Some("ccloud-operator/run=2"),
+    );
+    watch
+        .wait_metric("ccloud_keys_secrets_unchanged_total", unchanged + 2.0)
+        .await;
+    assert_eq!(std::fs::read(&file).expect("read"), sealed, "same bytes");
+    assert_eq!(
+        std::fs::metadata(&file)
+            .expect("stat")
+            .modified()
+            .expect("mtime"),
+        before
+    );
+    assert_eq!(commits(&env), 2, "no commit");
+
+    // A new key: a new file and commit that names the old key for revocation.
+    mint(&env, "KEY2BBBBBBBBBBBB", "second/Secret+2", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 2.0)
+        .await;
+    assert_eq!(commits(&env), 3);
+    let message = git(env.repo(), &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("confluent api-key delete KEY1AAAAAAAAAAAA"),
+        "{message}"
+    );
+    assert_eq!(watch.metric("ccloud_keys_api_keys_replaced_total"), 1.0);
+    let sealed2 = std::fs::read(&file).expect("read");
+    let operator2 = live(&env, NAME).await;
+    assert_eq!(oracle_unseal(&sealed2, &keys), data_b64(&operator2));
+
+    // Flux applies the directory: the controller adopts the operator's Secret, same data.
+    let dir = env.repo().join("secrets/sealed/dev").display().to_string();
+    env.kubectl(&["apply", "-f", &dir], b"");
+    let adopted = wait_secret(&env.client, &env.app_ns, NAME, |s| {
+        s.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.kind == "SealedSecret" && o.controller == Some(true))
+    })
+    .await;
+    assert_eq!(
+        adopted.data, operator2.data,
+        "adoption keeps the operator's data"
+    );
+    assert_eq!(adopted.metadata.labels, operator2.metadata.labels);
+
+    // The controller's write is not fed back.
+    let sealed_count = watch.metric("ccloud_keys_secrets_sealed_total");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        watch.metric("ccloud_keys_secrets_sealed_total"),
+        sealed_count
+    );
+    assert_eq!(commits(&env), 3);
+
+    // The operator mints again after adoption: Git follows, and once Flux applies the new file
+    // both writers hold the new key.
+    mint(&env, "KEY3CCCCCCCCCCCC", "third/Secret+3", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", sealed_count + 1.0)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(commits(&env), 4, "exactly one more commit (no flip-flop)");
+    let sealed3 = std::fs::read(&file).expect("read");
+    let unsealed3 = oracle_unseal(&sealed3, &keys);
+    assert!(
+        String::from_utf8_lossy(&sealed3).contains("KEY3CCCCCCCCCCCC"),
+        "the key id label is in the template"
+    );
+    env.kubectl(&["apply", "-f", &dir], b"");
+    let converged = wait_secret(&env.client, &env.app_ns, NAME, |s| data_b64(s) == unsealed3).await;
+    assert_eq!(
+        converged
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("key"))
+            .map(String::as_str),
+        Some("KEY3CCCCCCCCCCCC")
+    );
+}
+
+#[tokio::test]
+async fn local_edits_are_refused_and_key_renewal_is_picked_up() {
+    let env = Env::start("ccloud-refuse").await;
+    let watch = WatchProcess::start(&env, &["--commit"]);
+    let rel = env.sealed_rel(NAME);
+    let file = env.repo().join(&rel);
+    mint(&env, "KEY1AAAAAAAAAAAA", "first/Secret+1", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 1.0)
+        .await;
+
+    // Someone edits the file by hand and has not committed: the watcher refuses to overwrite.
+    let edited = format!(
+        "{}# hand edit\n",
+        std::fs::read_to_string(&file).expect("read")
+    );
+    std::fs::write(&file, &edited).expect("edit");
+    mint(&env, "KEY2BBBBBBBBBBBB", "second/Secret+2", None);
+    watch
+        .wait_metric("ccloud_keys_errors_total{reason=\"refused\"}", 1.0)
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        edited,
+        "left alone"
+    );
+    assert!(
+        watch.log().contains("refusing to overwrite"),
+        "{}",
+        watch.log()
+    );
+
+    // Discarded: the retry goes through. The controller renewed its key meanwhile: the file is
+    // sealed to the new key only.
+    let old_keys = env.private_keys().await;
+    env.controller.signal("USR1").expect("USR1");
+    let old_cert = std::fs::read_to_string(env.repo().join("secrets/keys/dev.crt")).expect("cert");
+    eventually(Duration::from_secs(30), "a renewed certificate", || async {
+        http_get(env.controller.api_port, "/v1/cert.pem")
+            .ok()
+            .filter(|c| *c != old_cert)
+    })
+    .await;
+    git(env.repo(), &["checkout", "--", &rel]);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 2.0)
+        .await;
+    let sealed = std::fs::read(&file).expect("read");
+    let operator = live(&env, NAME).await;
+    let mut new_keys = env.private_keys().await;
+    new_keys.retain(|name, _| !old_keys.contains_key(name));
+    assert_eq!(new_keys.len(), 1, "one renewed key");
+    assert_eq!(
+        oracle_unseal(&sealed, &new_keys),
+        data_b64(&operator),
+        "sealed to the renewed key"
+    );
+    assert!(
+        try_oracle_unseal(&sealed, old_keys.values().map(|f| f.path())).is_err(),
+        "not sealed to an old key"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_controller_and_missing_service_are_clear_errors() {
+    let cp = support::control_plane().await;
+    let repo = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = cp.kubeconfig_path().display().to_string();
+    let dir = repo.path().display().to_string();
+    let base = [
+        "watch",
+        "--once",
+        "--repo",
+        &dir,
+        "--env",
+        "dev",
+        "--kubeconfig",
+        &kubeconfig,
+    ];
+    let port = free_port().expect("port");
+    let url = format!("http://127.0.0.1:{port}/v1/cert.pem");
+    let mut cmd = ccloud_keys(&base);
+    cmd.args(["--cert", &url]);
+    let out = run(cmd, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot fetch the sealing certificate"),
+        "{stderr}"
+    );
+    let mut cmd = ccloud_keys(&base);
+    cmd.args(["--controller-namespace", "no-such-namespace"]);
+    let out = run(cmd, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "service \"sealed-secrets-controller\" not found in namespace \"no-such-namespace\""
+        ),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(repo.path())
+            .expect("dir")
+            .next()
+            .is_none(),
+        "nothing written"
+    );
+}
