@@ -131,6 +131,22 @@ impl Repo {
         Ok(())
     }
 
+    /// Pushes the current branch to `remote`.
+    pub fn push(&self, remote: &str) -> Result<()> {
+        let out = self
+            .git()
+            .args(["push", "--quiet", remote, "HEAD"])
+            .output()
+            .context("cannot run git push")?;
+        if !out.status.success() {
+            bail!(
+                "git push to {remote} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     fn git(&self) -> Command {
         let mut cmd = Command::new("git");
         cmd.arg("-C").arg(&self.root);

@@ -5,86 +5,15 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use envtest::workspace::{free_port, http_get};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use support::WatchProcess;
 use support::{
     ccloud_keys, data_b64, eventually, git, oracle_unseal, run, try_oracle_unseal, wait_secret, Env,
 };
-
-/// `ccloud-keys watch` as a child process; killed on drop, log printed when a test fails.
-struct WatchProcess {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl WatchProcess {
-    fn start(env: &Env, extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("watch.log");
-        let port = free_port().expect("port");
-        let repo = env.repo().display().to_string();
-        let kubeconfig = env.cp.kubeconfig_path().display().to_string();
-        let child = ccloud_keys(&["watch", "--repo", &repo, "--env", "dev", "-n", &env.app_ns])
-            .args([
-                "--kubeconfig",
-                &kubeconfig,
-                "--cert",
-                &env.controller.cert_url(),
-            ])
-            .args(["--cert-refresh=0s", "--retry-interval=1s"])
-            .arg(format!("--listen-addr=127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("watch starts");
-        Self {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// A counter from `/metrics` (0 when absent or not up yet).
-    fn metric(&self, name: &str) -> f64 {
-        let text = http_get(self.port, "/metrics").unwrap_or_default();
-        text.lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    async fn wait_metric(&self, name: &str, at_least: f64) {
-        eventually(
-            Duration::from_secs(60),
-            &format!("{name} >= {at_least}"),
-            || async { (self.metric(name) >= at_least).then_some(()) },
-        )
-        .await;
-    }
-}
-
-impl Drop for WatchProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("ccloud-keys watch log:\n{}", self.log());
-        }
-    }
-}
 
 const NAME: &str = "cc.api-key.orders-app.lkc-9z8y";
 
@@ -134,7 +63,8 @@ async fn live(env: &Env, name: &str) -> Secret {
 async fn operator_keys_reach_git_once_per_change_and_the_controller_adopts_them() {
     let env = Env::start("ccloud-watch").await;
     let keys = env.private_keys().await;
-    let watch = WatchProcess::start(&env, &["--commit", "--author", "Key Bot <bot@example.com>"]);
+    let watch =
+        WatchProcess::start_in(&env, &["--commit", "--author", "Key Bot <bot@example.com>"]);
     let rel = env.sealed_rel(NAME);
     let file = env.repo().join(&rel);
 
@@ -288,7 +218,7 @@ async fn operator_keys_reach_git_once_per_change_and_the_controller_adopts_them(
 #[tokio::test]
 async fn local_edits_are_refused_and_key_renewal_is_picked_up() {
     let env = Env::start("ccloud-refuse").await;
-    let watch = WatchProcess::start(&env, &["--commit"]);
+    let watch = WatchProcess::start_in(&env, &["--commit"]);
     let rel = env.sealed_rel(NAME);
     let file = env.repo().join(&rel);
     mint(&env, "KEY1AAAAAAAAAAAA", "first/Secret+1", None);

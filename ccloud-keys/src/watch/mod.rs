@@ -84,6 +84,12 @@ pub struct WatchArgs {
     /// Commit each written file (only that file).
     #[arg(long)]
     pub commit: bool,
+    /// Push after each commit (`git push REMOTE HEAD`); a failed push is retried.
+    #[arg(long, requires = "commit")]
+    pub push: bool,
+    /// The remote `--push` pushes to.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
     /// Author (and committer) of the commits.
     #[arg(long, default_value = "ccloud-keys <ccloud-keys@localhost>")]
     pub author: String,
@@ -243,6 +249,7 @@ struct Watcher<'a> {
     metrics: Arc<Metrics>,
     recorder: Recorder,
     failed: BTreeSet<String>,
+    push_pending: bool,
 }
 
 impl<'a> Watcher<'a> {
@@ -289,6 +296,7 @@ impl<'a> Watcher<'a> {
             metrics,
             recorder: Recorder::new(client, reporter),
             failed: BTreeSet::new(),
+            push_pending: false,
         })
     }
 
@@ -343,6 +351,9 @@ impl<'a> Watcher<'a> {
         for secret in &list.items {
             self.process(secret).await;
         }
+        if self.push_pending {
+            anyhow::bail!("the commits could not be pushed to {}", self.args.remote);
+        }
         if self.failed.is_empty() {
             Ok(())
         } else {
@@ -351,7 +362,22 @@ impl<'a> Watcher<'a> {
         }
     }
 
+    /// Pushes when a commit has not reached the remote yet.
+    fn push(&mut self) {
+        if !self.push_pending {
+            return;
+        }
+        match self.repo.push(&self.args.remote) {
+            Ok(()) => self.push_pending = false,
+            Err(e) => {
+                self.metrics.errors.with_label_values(&["push"]).inc();
+                tracing::error!(error = %format!("{e:#}"), "cannot push; will retry");
+            }
+        }
+    }
+
     async fn retry_failed(&mut self) {
+        self.push();
         let names: Vec<String> = std::mem::take(&mut self.failed).into_iter().collect();
         for name in names {
             match self.secrets.get_opt(&name).await {
@@ -457,12 +483,14 @@ impl<'a> Watcher<'a> {
             self.repo
                 .commit(&rel, &message, &self.args.author)
                 .map_err(|e| ("git", e))?;
+            self.push_pending = self.args.push;
         }
         self.store
             .save(&ns, &name, entry)
             .await
             .map_err(|e| ("state", e))?;
         tracing::info!(secret = %name, file = %rel.display(), committed = self.args.commit, "sealed into the repository");
+        self.push();
         self.event(
             live,
             EventType::Normal,

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use envtest::workspace::ControllerProcess;
+use envtest::workspace::{free_port, http_get, ControllerProcess};
 use envtest::ControlPlane;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
@@ -246,4 +246,81 @@ pub async fn wait_secret(
         },
     )
     .await
+}
+
+/// `ccloud-keys watch` as a child process; killed on drop, log printed when a test fails.
+pub struct WatchProcess {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WatchProcess {
+    /// Watches `env`'s app namespace as admin, certificate from `env`'s controller.
+    pub fn start_in(env: &Env, extra: &[&str]) -> Self {
+        let cert = format!("--cert={}", env.controller.cert_url());
+        let ns = format!("--namespace={}", env.app_ns);
+        let mut args = vec!["--env=dev", ns.as_str(), cert.as_str()];
+        args.extend_from_slice(extra);
+        Self::start(env.repo(), env.cp.kubeconfig_path(), &args)
+    }
+
+    /// `ccloud-keys watch --repo REPO --kubeconfig KUBECONFIG --cert-refresh=0s
+    /// --retry-interval=1s --listen-addr=127.0.0.1:<free port> ARGS`.
+    pub fn start(repo: &Path, kubeconfig: &Path, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("watch.log");
+        let port = free_port().expect("port");
+        let child = ccloud_keys(&["watch"])
+            .arg("--repo")
+            .arg(repo)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--cert-refresh=0s", "--retry-interval=1s"])
+            .arg(format!("--listen-addr=127.0.0.1:{port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("watch starts");
+        Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter from `/metrics` (0 when absent or not up yet).
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = http_get(self.port, "/metrics").unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub async fn wait_metric(&self, name: &str, at_least: f64) {
+        eventually(
+            Duration::from_secs(60),
+            &format!("{name} >= {at_least}"),
+            || async { (self.metric(name) >= at_least).then_some(()) },
+        )
+        .await;
+    }
+}
+
+impl Drop for WatchProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("ccloud-keys watch log:\n{}", self.log());
+        }
+    }
 }

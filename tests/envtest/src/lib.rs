@@ -350,6 +350,25 @@ impl ControlPlane {
         Client::try_from(config).context("building the impersonating kube client")
     }
 
+    /// Writes `path`: the admin kubeconfig acting as ServiceAccount `namespace/service_account`
+    /// (`as:`), for programs under test that take a kubeconfig.
+    pub fn write_service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        path: &Path,
+    ) -> Result<()> {
+        let admin = fs::read_to_string(&self.kubeconfig).context("reading the kubeconfig")?;
+        if admin.matches("\n  user:\n").count() != 1 {
+            bail!("the admin kubeconfig does not have exactly one user");
+        }
+        let text = admin.replace(
+            "\n  user:\n",
+            &format!("\n  user:\n    as: system:serviceaccount:{namespace}:{service_account}\n"),
+        );
+        fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
     /// `kubectl --kubeconfig KUBECONFIG ARGS...`, not yet run.
     pub fn kubectl<I, S>(&self, args: I) -> Command
     where
