@@ -178,14 +178,19 @@ async fn run(flags: Flags) -> Result<()> {
             max_retries: flags.max_unseal_retries,
         },
     );
-    let reconciler = reconcile::run(
+    // Spawned rather than polled by `block_on`: on a worker thread, the reconciler and the
+    // HTTP connection tasks it talks to wake each other without a cross-thread hop each time.
+    let reconciler = tokio::spawn(reconcile::run(
         ctx,
         flags.namespaces(&namespace),
         flags.label_selector.clone(),
         8,
-    );
+    ));
     tokio::select! {
-        () = reconciler => anyhow::bail!("reconciler stopped"),
+        r = reconciler => {
+            r.context("reconciler failed")?;
+            anyhow::bail!("reconciler stopped")
+        }
         r = api_server => r?.context("API server stopped")?,
         r = metrics_server => r?.context("metrics server stopped")?,
         _ = lost(leading) => anyhow::bail!("lost leadership; exiting"),

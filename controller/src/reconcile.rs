@@ -164,6 +164,38 @@ impl Context {
             .insert(obj, state);
     }
 
+    /// Whether a Secret watch event shows the Secret exactly as the controller last wrote (or
+    /// checked) it for its owning SealedSecret, so that its owner needs no reconcile. Deletions
+    /// always count as changes.
+    fn is_own_write(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
+        let secret = match event {
+            watcher::Event::Apply(s) | watcher::Event::InitApply(s) => s,
+            _ => return false,
+        };
+        let (Some(version), Some(namespace)) = (
+            secret.metadata.resource_version.as_deref(),
+            secret.metadata.namespace.as_deref(),
+        ) else {
+            return false;
+        };
+        let Some(owner) = secret.owner_references().iter().find(|o| {
+            o.controller == Some(true)
+                && o.kind == SealedSecret::kind(&())
+                && o.api_version == SealedSecret::api_version(&())
+        }) else {
+            return false;
+        };
+        let obj = ObjectRef::<SealedSecret>::new(&owner.name).within(namespace);
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&obj)
+            .is_some_and(|state| {
+                state.uid.as_deref() == Some(owner.uid.as_str())
+                    && state.secret_version.as_deref() == Some(version)
+            })
+    }
+
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
         let obj = ObjectRef::from_obj(sealed);
@@ -249,8 +281,12 @@ pub async fn run(
             .with_config(ControllerConfig::default().concurrency(concurrency));
         if !ctx.settings.skip_recreate {
             // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
+            // The echo of the controller's own write is dropped here: it would only cost a
+            // reconcile and a GET of the Secret.
+            let echo = ctx.clone();
             let secrets = watcher::watcher(secret_api, watcher::Config::default())
                 .default_backoff()
+                .try_filter(move |event| futures::future::ready(!echo.is_own_write(event)))
                 .touched_objects();
             controller = controller.owns_stream(secrets);
         }
