@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     telemetry::init(flags.log_format, &flags.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every task (watches, reconciles, HTTP); the CPU-bound unsealing runs on
+    // the blocking pool. With I/O this light, a multi-threaded scheduler mostly adds
+    // cross-thread wake-ups, and per-thread malloc arenas that hold memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

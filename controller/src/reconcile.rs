@@ -198,7 +198,7 @@ impl Context {
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
-        let obj = ObjectRef::from_obj(sealed);
+        let obj = key(sealed);
         self.synced
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -222,6 +222,16 @@ impl Context {
         self.metrics
             .sealed_to_old_keys
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+}
+
+/// The key of a SealedSecret in the per-object maps: name and namespace only (an
+/// `ObjectRef::from_obj` would also carry copies of its uid and resourceVersion).
+fn key(sealed: &SealedSecret) -> ObjectRef<SealedSecret> {
+    let obj = ObjectRef::new(&sealed.name_any());
+    match sealed.namespace() {
+        Some(ns) => obj.within(&ns),
+        None => obj,
     }
 }
 
@@ -262,7 +272,7 @@ pub async fn run(
             // The cache needs neither managedFields nor kubectl's copy of the whole object:
             // dropping them keeps memory low with many SealedSecrets.
             .modify(|sealed| {
-                sealed.managed_fields_mut().clear();
+                sealed.metadata.managed_fields = None;
                 sealed
                     .annotations_mut()
                     .remove(crds::types::LAST_APPLIED_ANNOTATION);
@@ -318,7 +328,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     if sealed.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let obj = ObjectRef::from_obj(&*sealed);
+    let obj = key(&sealed);
     match unseal_and_write(&sealed, &ctx).await {
         Ok(wrote) => {
             ctx.retries
@@ -371,7 +381,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
 }
 
 fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
-    let obj = ObjectRef::from_obj(&*sealed);
+    let obj = key(&sealed);
     let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
     let n = retries.entry(obj).or_insert(0);
     *n += 1;
@@ -391,7 +401,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         .get_opt(&name)
         .await
         .map_err(|e| Error::Update(name.clone(), e))?;
-    let obj = ObjectRef::from_obj(&**sealed);
+    let obj = key(sealed);
     let state = SyncState {
         uid: sealed.metadata.uid.clone(),
         generation: sealed.metadata.generation,
