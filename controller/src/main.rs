@@ -181,8 +181,7 @@ async fn run(flags: Flags) -> Result<()> {
             max_retries: flags.max_unseal_retries,
         },
     );
-    // Spawned rather than polled by `block_on`: on a worker thread, the reconciler and the
-    // HTTP connection tasks it talks to wake each other without a cross-thread hop each time.
+    // A task of its own, like the HTTP connection tasks it talks to.
     let reconciler = tokio::spawn(reconcile::run(
         ctx,
         flags.namespaces(&namespace),
