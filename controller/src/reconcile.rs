@@ -117,6 +117,8 @@ pub struct Context {
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
     synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncState>>,
+    /// One permit per CPU: more decrypting threads than cores would only preempt each other.
+    unseal_slots: tokio::sync::Semaphore,
 }
 
 /// What a successful sync depended on; when none of it changed, the Secret is still right.
@@ -146,6 +148,9 @@ impl Context {
             retries: Mutex::new(HashMap::new()),
             on_old_keys: Mutex::new(HashSet::new()),
             synced: Mutex::new(HashMap::new()),
+            unseal_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
         })
     }
 
@@ -418,7 +423,9 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let keys = ctx.registry.private_keys();
     let opts = ctx.settings.unseal;
     let input = sealed.clone();
-    let (mut desired, key_index) = tokio::task::spawn_blocking(move || {
+    // The semaphore is never closed; if it were, unsealing would simply go ahead.
+    let slot = ctx.unseal_slots.acquire().await.ok();
+    let unsealed = tokio::task::spawn_blocking(move || {
         crds::convert::unseal_sealed_secret_detailed(
             &input,
             &keys,
@@ -426,8 +433,9 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             opts,
         )
     })
-    .await
-    .map_err(|_| Error::Task)??;
+    .await;
+    drop(slot);
+    let (mut desired, key_index) = unsealed.map_err(|_| Error::Task)??;
     ctx.note_key_use(obj.clone(), key_index > 0);
 
     let mut stale_keys = Vec::new();
