@@ -10,15 +10,21 @@ use tokio::sync::watch;
 /// This replica's identity in the Lease: the pod name when running in a cluster, else
 /// `<hostname>-<pid>`.
 pub fn identity() -> String {
-    std::env::var("POD_NAME")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "controller".to_owned());
-            format!("{host}-{}", std::process::id())
+    // Read once: every Event the controller records names it.
+    static IDENTITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            std::env::var("POD_NAME")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| {
+                    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| "controller".to_owned());
+                    format!("{host}-{}", std::process::id())
+                })
         })
+        .clone()
 }
 
 /// Starts campaigning; the receiver says whether this replica leads now.

@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     telemetry::init(flags.log_format, &flags.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every task (watches, reconciles, HTTP); the CPU-bound unsealing runs on
+    // the blocking pool. With I/O this light, a multi-threaded scheduler mostly adds
+    // cross-thread wake-ups, and per-thread malloc arenas that hold memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -178,14 +181,18 @@ async fn run(flags: Flags) -> Result<()> {
             max_retries: flags.max_unseal_retries,
         },
     );
-    let reconciler = reconcile::run(
+    // A task of its own, like the HTTP connection tasks it talks to.
+    let reconciler = tokio::spawn(reconcile::run(
         ctx,
         flags.namespaces(&namespace),
         flags.label_selector.clone(),
         8,
-    );
+    ));
     tokio::select! {
-        () = reconciler => anyhow::bail!("reconciler stopped"),
+        r = reconciler => {
+            r.context("reconciler failed")?;
+            anyhow::bail!("reconciler stopped")
+        }
         r = api_server => r?.context("API server stopped")?,
         r = metrics_server => r?.context("metrics server stopped")?,
         _ = lost(leading) => anyhow::bail!("lost leadership; exiting"),

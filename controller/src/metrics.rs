@@ -1,9 +1,14 @@
 //! Prometheus metrics with the original's names, help texts and labels (so dashboards and alerts
 //! keep working), plus key-health gauges the original lacks.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 const NS: &str = "sealed_secrets_controller";
@@ -16,7 +21,7 @@ pub struct Metrics {
     /// `unseal_errors_total{reason,namespace}`.
     pub unseal_errors: IntCounterVec,
     /// `condition_info{namespace,name,condition}`: -1 false, 0 unknown, 1 true.
-    pub condition_info: GaugeVec,
+    condition_info: Conditions,
     /// `http_requests_total{path,code,method}`.
     pub http_requests: IntCounterVec,
     /// `http_request_duration_seconds{path,method}`.
@@ -49,14 +54,7 @@ impl Metrics {
                 Opts::new("unseal_errors_total", "Total number of sealed secret unseal errors by reason").namespace(NS),
                 &["reason", "namespace"],
             )?,
-            condition_info: GaugeVec::new(
-                Opts::new(
-                    "condition_info",
-                    "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
-                )
-                .namespace(NS),
-                &["namespace", "name", "condition"],
-            )?,
+            condition_info: Conditions::new()?,
             http_requests: IntCounterVec::new(
                 Opts::new("http_requests_total", "A counter for requests to the wrapped handler.").namespace(NS),
                 &["path", "code", "method"],
@@ -117,14 +115,79 @@ impl Metrics {
             None => 0.0,
         };
         self.condition_info
-            .with_label_values(&[namespace, name, "Synced"])
-            .set(value);
+            .values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((namespace.to_owned(), name.to_owned()), value);
     }
 
     /// Forgets a deleted SealedSecret.
     pub fn forget(&self, namespace: &str, name: &str) {
-        let _ = self
-            .condition_info
-            .remove_label_values(&[namespace, name, "Synced"]);
+        self.condition_info
+            .values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(namespace.to_owned(), name.to_owned()));
+    }
+}
+
+/// `condition_info`, kept as one number per SealedSecret and turned into samples only when
+/// scraped: a `GaugeVec` child holds its own copies of the descriptor and label pairs, about
+/// 1 KiB per SealedSecret. Clones share the values.
+#[derive(Clone)]
+struct Conditions {
+    desc: Desc,
+    /// `(namespace, name)` → value of the `Synced` condition.
+    values: Arc<Mutex<BTreeMap<(String, String), f64>>>,
+}
+
+impl Conditions {
+    fn new() -> prometheus::Result<Self> {
+        Ok(Self {
+            desc: Desc::new(
+                format!("{NS}_condition_info"),
+                "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)".to_owned(),
+                vec!["namespace".to_owned(), "name".to_owned(), "condition".to_owned()],
+                Default::default(),
+            )?,
+            values: Arc::default(),
+        })
+    }
+}
+
+impl Collector for Conditions {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let label = |name: &str, value: &str| {
+            let mut pair = proto::LabelPair::default();
+            pair.set_name(name.to_owned());
+            pair.set_value(value.to_owned());
+            pair
+        };
+        let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        let metrics = values
+            .iter()
+            .map(|((namespace, name), value)| {
+                let mut gauge = proto::Gauge::default();
+                gauge.set_value(*value);
+                let mut metric = proto::Metric::from_gauge(gauge);
+                // Sorted by label name, as the registry expects.
+                metric.set_label(vec![
+                    label("condition", "Synced"),
+                    label("name", name),
+                    label("namespace", namespace),
+                ]);
+                metric
+            })
+            .collect();
+        let mut family = MetricFamily::default();
+        family.set_name(self.desc.fq_name.clone());
+        family.set_help(self.desc.help.clone());
+        family.set_field_type(MetricType::GAUGE);
+        family.set_metric(metrics);
+        vec![family]
     }
 }

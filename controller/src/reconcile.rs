@@ -117,6 +117,8 @@ pub struct Context {
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
     synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncState>>,
+    /// One permit per CPU: more decrypting threads than cores would only preempt each other.
+    unseal_slots: tokio::sync::Semaphore,
 }
 
 /// What a successful sync depended on; when none of it changed, the Secret is still right.
@@ -146,6 +148,9 @@ impl Context {
             retries: Mutex::new(HashMap::new()),
             on_old_keys: Mutex::new(HashSet::new()),
             synced: Mutex::new(HashMap::new()),
+            unseal_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
         })
     }
 
@@ -164,9 +169,41 @@ impl Context {
             .insert(obj, state);
     }
 
+    /// Whether a Secret watch event shows the Secret exactly as the controller last wrote (or
+    /// checked) it for its owning SealedSecret, so that its owner needs no reconcile. Deletions
+    /// always count as changes.
+    fn is_own_write(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
+        let secret = match event {
+            watcher::Event::Apply(s) | watcher::Event::InitApply(s) => s,
+            _ => return false,
+        };
+        let (Some(version), Some(namespace)) = (
+            secret.metadata.resource_version.as_deref(),
+            secret.metadata.namespace.as_deref(),
+        ) else {
+            return false;
+        };
+        let Some(owner) = secret.owner_references().iter().find(|o| {
+            o.controller == Some(true)
+                && o.kind == SealedSecret::kind(&())
+                && o.api_version == SealedSecret::api_version(&())
+        }) else {
+            return false;
+        };
+        let obj = ObjectRef::<SealedSecret>::new(&owner.name).within(namespace);
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&obj)
+            .is_some_and(|state| {
+                state.uid.as_deref() == Some(owner.uid.as_str())
+                    && state.secret_version.as_deref() == Some(version)
+            })
+    }
+
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
-        let obj = ObjectRef::from_obj(sealed);
+        let obj = key(sealed);
         self.synced
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -190,6 +227,16 @@ impl Context {
         self.metrics
             .sealed_to_old_keys
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+}
+
+/// The key of a SealedSecret in the per-object maps: name and namespace only (an
+/// `ObjectRef::from_obj` would also carry copies of its uid and resourceVersion).
+fn key(sealed: &SealedSecret) -> ObjectRef<SealedSecret> {
+    let obj = ObjectRef::new(&sealed.name_any());
+    match sealed.namespace() {
+        Some(ns) => obj.within(&ns),
+        None => obj,
     }
 }
 
@@ -230,7 +277,7 @@ pub async fn run(
             // The cache needs neither managedFields nor kubectl's copy of the whole object:
             // dropping them keeps memory low with many SealedSecrets.
             .modify(|sealed| {
-                sealed.managed_fields_mut().clear();
+                sealed.metadata.managed_fields = None;
                 sealed
                     .annotations_mut()
                     .remove(crds::types::LAST_APPLIED_ANNOTATION);
@@ -249,8 +296,12 @@ pub async fn run(
             .with_config(ControllerConfig::default().concurrency(concurrency));
         if !ctx.settings.skip_recreate {
             // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
+            // The echo of the controller's own write is dropped here: it would only cost a
+            // reconcile and a GET of the Secret.
+            let echo = ctx.clone();
             let secrets = watcher::watcher(secret_api, watcher::Config::default())
                 .default_backoff()
+                .try_filter(move |event| futures::future::ready(!echo.is_own_write(event)))
                 .touched_objects();
             controller = controller.owns_stream(secrets);
         }
@@ -282,7 +333,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     if sealed.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let obj = ObjectRef::from_obj(&*sealed);
+    let obj = key(&sealed);
     match unseal_and_write(&sealed, &ctx).await {
         Ok(wrote) => {
             ctx.retries
@@ -335,7 +386,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
 }
 
 fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
-    let obj = ObjectRef::from_obj(&*sealed);
+    let obj = key(&sealed);
     let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
     let n = retries.entry(obj).or_insert(0);
     *n += 1;
@@ -355,7 +406,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         .get_opt(&name)
         .await
         .map_err(|e| Error::Update(name.clone(), e))?;
-    let obj = ObjectRef::from_obj(&**sealed);
+    let obj = key(sealed);
     let state = SyncState {
         uid: sealed.metadata.uid.clone(),
         generation: sealed.metadata.generation,
@@ -372,7 +423,9 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let keys = ctx.registry.private_keys();
     let opts = ctx.settings.unseal;
     let input = sealed.clone();
-    let (mut desired, key_index) = tokio::task::spawn_blocking(move || {
+    // The semaphore is never closed; if it were, unsealing would simply go ahead.
+    let slot = ctx.unseal_slots.acquire().await.ok();
+    let unsealed = tokio::task::spawn_blocking(move || {
         crds::convert::unseal_sealed_secret_detailed(
             &input,
             &keys,
@@ -380,8 +433,9 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             opts,
         )
     })
-    .await
-    .map_err(|_| Error::Task)??;
+    .await;
+    drop(slot);
+    let (mut desired, key_index) = unsealed.map_err(|_| Error::Task)??;
     ctx.note_key_use(obj.clone(), key_index > 0);
 
     let mut stale_keys = Vec::new();
