@@ -209,15 +209,16 @@ async fn bulk_seal_and_re_encrypt_1000_files_through_the_controller() {
 // Benchmark (ignored): see BENCHMARKS.md for how to run it and the figures.
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `script` with `sh -c` (a `kubeseal` function calling the binary under test, cluster
-/// variables exported) and returns its wall time; panics when it fails.
-fn timed_sh(what: &str, script: &str, env: &[(&str, &str)]) -> Duration {
+/// Runs `script` with `sh -c` in `dir` (a `kubeseal` function calling the binary under test,
+/// `env` exported) and returns its wall time; panics when it fails.
+fn timed_sh(what: &str, dir: &Path, script: &str, env: &[(&str, &str)]) -> Duration {
     let started = Instant::now();
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "kubeseal() {{ \"$KUBESEAL\" \"$@\"; }}\nset -e\n{script}"
         ))
+        .current_dir(dir)
         .env("KUBESEAL", kubeseal_bin())
         .envs(env.iter().copied())
         .output()
@@ -229,7 +230,7 @@ fn timed_sh(what: &str, script: &str, env: &[(&str, &str)]) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     let rate = FILES as f64 / elapsed.as_secs_f64();
-    eprintln!("{what}: {elapsed:.2?} ({rate:.0} files/s)\n  {script}");
+    eprintln!("{what}: {elapsed:.2?} = {rate:.0} files/s\n    $ {script}");
     elapsed
 }
 
@@ -262,7 +263,6 @@ async fn bench_bulk_against_the_controller() {
         ("KUBECONFIG", path_str(cp.kubeconfig_path())),
         ("SEALED_SECRETS_CONTROLLER_NAMESPACE", ns.as_str()),
     ];
-    let in_dir = |script: &str| format!("cd {}\n{script}", path_str(dir));
     let uptime = || {
         Command::new("uptime")
             .output()
@@ -273,44 +273,47 @@ async fn bench_bulk_against_the_controller() {
 
     timed_sh(
         "bulk seal (certificate fetched from the controller)",
-        &in_dir("kubeseal bulk seal plain bulk"),
+        dir,
+        "kubeseal bulk seal plain bulk",
         &env,
     );
-    timed_sh(
-        "fetch the certificate once",
-        &in_dir("kubeseal --fetch-cert > cert.pem"),
-        &env,
-    );
+    let fetch = Command::new(kubeseal_bin())
+        .arg("--fetch-cert")
+        .envs(env)
+        .output()
+        .expect("kubeseal --fetch-cert");
+    std::fs::write(dir.join("cert.pem"), fetch.stdout).expect("write cert.pem");
     timed_sh(
         "bulk seal --cert",
-        &in_dir("kubeseal bulk seal --cert cert.pem plain bulk-cert"),
+        dir,
+        "kubeseal bulk seal --cert cert.pem plain bulk-cert",
         &env,
     );
     timed_sh(
         "loop: kubeseal --cert per file",
-        &in_dir(
-            "cd plain && find . -name '*.yaml' | while read -r f; do \
+        dir,
+        "cd plain && find . -name '*.yaml' | while read -r f; do \
              kubeseal --cert ../cert.pem -o yaml -f \"$f\" -w \"../loop/$f\"; done",
-        ),
         &env,
     );
     eprintln!("{}", uptime());
     controller.renew_key();
     timed_sh(
         "bulk re-encrypt",
-        &in_dir("kubeseal bulk re-encrypt bulk"),
+        dir,
+        "kubeseal bulk re-encrypt bulk",
         &env,
     );
     timed_sh(
         "bulk re-encrypt --jobs 8",
-        &in_dir("kubeseal bulk re-encrypt --jobs 8 bulk-cert"),
+        dir,
+        "kubeseal bulk re-encrypt --jobs 8 bulk-cert",
         &env,
     );
     timed_sh(
         "loop: kubeseal --re-encrypt per file",
-        &in_dir(
-            "find loop -name '*.yaml' | while read -r f; do kubeseal --re-encrypt -f \"$f\"; done",
-        ),
+        dir,
+        "find loop -name '*.yaml' | while read -r f; do kubeseal --re-encrypt -f \"$f\"; done",
         &env,
     );
     eprintln!("{}", uptime());
