@@ -26,7 +26,13 @@ if ! installed; then
     rm -f "$DIR/stamp"
     rm -rf "$DIR/venv"
     log "installing $WANT into $DIR/venv"
-    python3 -m venv "$DIR/venv" >&2
+    if ! python3 -m venv "$DIR/venv" >&2; then
+      log "venv creation failed; installing python3-venv via apt"
+      rm -rf "$DIR/venv"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >&2 && apt-get install -y -qq python3-venv >&2
+      python3 -m venv "$DIR/venv" >&2
+    fi
     "$DIR/venv/bin/pip" install --quiet --disable-pip-version-check "$WANT" >&2
     "$KUBECTL" version --client 2>/dev/null | grep -q '^Kustomize Version: v5' \
       || { log "$KUBECTL embeds no kustomize v5"; exit 1; }
