@@ -19,6 +19,8 @@ KUBEBUILDER_ASSETS="$(tests/envtest/install.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "==> interop oracles (tests/oracles/install.sh)" >&2
 tests/oracles/install.sh >/dev/null
+echo "==> kubectl with kustomize v5 (tests/kubectl-v5/install.sh)" >&2
+tests/kubectl-v5/install.sh >/dev/null
 
 echo "==> cargo fmt --check" >&2
 cargo fmt --all -- --check

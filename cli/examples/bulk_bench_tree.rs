@@ -1,6 +1,8 @@
 //! Writes a tree of Secret manifests to benchmark `kubeseal bulk seal` against a shell loop:
 //! `DIR/team{0..9}/app{0..49}/secretN.yaml`, one Secret per file with 2 `data` and 1
-//! `stringData` values.
+//! `stringData` values (the generator of `tests/bulk_tree`, also used by the online bulk test).
+//! With `--mixed`, every fourth file also holds a ConfigMap before and a Service after its
+//! Secret.
 //!
 //! ```sh
 //! cargo run --release -p kubeseal --example bulk_bench_tree -- /tmp/tree 1000
@@ -8,12 +10,23 @@
 //!   'target/release/kubeseal bulk seal --cert cert.pem /tmp/tree /tmp/sealed'
 //! ```
 
+#[path = "../tests/bulk_tree/mod.rs"]
+mod bulk_tree;
+
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let (Some(dir), count) = (args.next(), args.next()) else {
-        eprintln!("usage: bulk_bench_tree DIR [COUNT (default 1000)]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mixed = match args.iter().position(|a| a == "--mixed") {
+        Some(at) => {
+            args.remove(at);
+            true
+        }
+        None => false,
+    };
+    let mut args = args.into_iter();
+    let (Some(dir), count, None) = (args.next(), args.next(), args.next()) else {
+        eprintln!("usage: bulk_bench_tree DIR [COUNT (default 1000)] [--mixed]");
         std::process::exit(2);
     };
     let count: usize = match count.map(|c| c.parse()) {
@@ -25,28 +38,7 @@ fn main() -> std::io::Result<()> {
         }
     };
     let root = PathBuf::from(dir);
-    for i in 0..count {
-        let dir = root
-            .join(format!("team{}", i % 10))
-            .join(format!("app{}", i % 50));
-        std::fs::create_dir_all(&dir)?;
-        let password: Vec<u8> = (0..24u8)
-            .map(|k| k.wrapping_mul(31).wrapping_add(i as u8))
-            .collect();
-        let text = format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: secret-{i}\n  namespace: ns{}\n  labels:\n    app: app{}\ntype: Opaque\ndata:\n  username: {}\n  password: {}\nstringData:\n  config.json: '{{\"endpoint\": \"https://db{i}.example\", \"pool\": 5}}'\n",
-            i % 10,
-            i % 50,
-            base64(format!("user{i}").as_bytes()),
-            base64(&password),
-        );
-        std::fs::write(dir.join(format!("secret{i}.yaml")), text)?;
-    }
+    bulk_tree::write_tree(&root, count, None, mixed)?;
     println!("wrote {count} Secret manifests under {}", root.display());
     Ok(())
-}
-
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

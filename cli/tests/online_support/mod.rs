@@ -417,7 +417,8 @@ pub struct Controller {
 
 impl Controller {
     /// Starts the controller in a new test host, watching only `namespace` (where it also keeps
-    /// its keys), with 2048-bit keys, plus `extra` flags; waits until it serves a certificate.
+    /// its keys), with 2048-bit keys (unless `extra` has a `--key-size`), plus `extra` flags;
+    /// waits until it serves a certificate.
     pub fn start(cp: &envtest::ControlPlane, namespace: &str, extra: &[&str]) -> Self {
         let bin = controller_bin();
         let mut host = TestHost::create();
@@ -435,6 +436,11 @@ impl Controller {
         std::fs::write(&kubeconfig_path, kubeconfig).expect("write kubeconfig");
         let log_path = dir.path().join("controller.log");
         let log = std::fs::File::create(&log_path).expect("log file");
+        let key_size = if extra.iter().any(|a| a.starts_with("--key-size")) {
+            None
+        } else {
+            Some("--key-size=2048")
+        };
         let child = Command::new("ip")
             .args(["netns", "exec", &host.netns])
             .arg(bin)
@@ -446,7 +452,7 @@ impl Controller {
             .arg(&kubeconfig_path)
             .arg(format!("--listen-addr={}:{CONTROLLER_PORT}", host.pod_ip))
             .arg("--listen-metrics-addr=127.0.0.1:8081")
-            .arg("--key-size=2048")
+            .args(key_size)
             .arg("--all-namespaces=false")
             .arg(format!("--additional-namespaces={namespace}"))
             .args(extra)
@@ -512,6 +518,33 @@ impl Controller {
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "kill -{name} failed");
+    }
+
+    /// Renews the key with SIGUSR1 and waits until the new certificate is served; returns it.
+    /// Certificates have 1 s resolution and keys are ordered by NotBefore: first waits until a
+    /// new key would be strictly newer than the current one.
+    pub fn renew_key(&self) -> String {
+        let old_cert = self.cert();
+        let not_before = crds::Certificate::from_pem(old_cert.as_bytes())
+            .expect("certificate")
+            .not_before();
+        while std::time::SystemTime::now() < not_before + Duration::from_millis(1100) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.signal("USR1");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let cert = self.cert();
+            if cert != old_cert {
+                return cert;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new key within 30s of SIGUSR1; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// SIGKILL and reap (the test host stays).
@@ -589,20 +622,31 @@ where
 /// endpoint it proxies to. Also creates the namespace's `default` ServiceAccount (no
 /// kube-controller-manager runs to do it).
 pub async fn create_pod(client: &Client, namespace: &str, pod: &str, pod_ip: Ipv4Addr) {
+    let template = json!({
+        "metadata": {"labels": {"app": "sealed-secrets"}},
+        "spec": {
+            "containers": [{"name": "controller", "image": "sealed-secrets-controller:test"}]
+        }
+    });
+    create_pod_from_template(client, namespace, pod, template, pod_ip).await;
+}
+
+/// [`create_pod`] for a Pod made from `template` (a Deployment's `spec.template`): its labels
+/// and spec, with `automountServiceAccountToken: false` (no token controller runs to make the
+/// token the API server would want to mount).
+pub async fn create_pod_from_template(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    mut template: serde_json::Value,
+    pod_ip: Ipv4Addr,
+) {
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     create_or_keep(&sas, json!({"metadata": {"name": "default"}})).await;
+    template["metadata"]["name"] = json!(pod);
+    template["spec"]["automountServiceAccountToken"] = json!(false);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    create_or_keep(
-        &pods,
-        json!({
-            "metadata": {"name": pod, "labels": {"app": "sealed-secrets"}},
-            "spec": {
-                "automountServiceAccountToken": false,
-                "containers": [{"name": "controller", "image": "sealed-secrets-controller:test"}]
-            }
-        }),
-    )
-    .await;
+    create_or_keep(&pods, template).await;
     pods.patch_status(
         pod,
         &PatchParams::default(),
@@ -688,6 +732,37 @@ pub async fn key_secrets(client: &Client, namespace: &str) -> Vec<Secret> {
         .await
         .expect("list key Secrets")
         .items
+}
+
+/// The private key of the key Secret in `namespace` whose certificate is `cert_pem`.
+pub async fn private_key_for(client: &Client, namespace: &str, cert_pem: &str) -> crds::PrivateKey {
+    let der = crds::Certificate::from_pem(cert_pem.as_bytes())
+        .expect("certificate")
+        .der()
+        .to_vec();
+    key_secrets(client, namespace)
+        .await
+        .iter()
+        .map(|s| crds::keygen::from_key_secret(s).expect("key Secret"))
+        .find(|k| k.certificate.der() == der.as_slice())
+        .expect("a key Secret holds the served certificate")
+        .private_key
+}
+
+/// The values of `sealed` opened with `key` alone, as strings.
+pub fn open_with(
+    sealed: &crds::SealedSecret,
+    key: &crds::PrivateKey,
+) -> Result<std::collections::BTreeMap<String, String>, crds::UnsealError> {
+    let opts = crds::UnsealOptions {
+        accept_deprecated_v1_data: false,
+    };
+    crds::convert::decrypt_values(sealed, std::slice::from_ref(key), opts).map(|d| {
+        d.values
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8(v.to_vec()).expect("UTF-8")))
+            .collect()
+    })
 }
 
 /// A Secret manifest (YAML) with `stringData` (plain values, quoted as JSON strings).

@@ -117,6 +117,20 @@ fn default_cache_dir() -> Result<PathBuf> {
         .join("bin"))
 }
 
+/// Manifests (YAML) as this v1.20 API server accepts them: each `policy/v1` PodDisruptionBudget
+/// (GA from 1.21, what current clusters serve) becomes `policy/v1beta1` (the same fields).
+/// Nothing else changes; any other `policy/v1` object is an error.
+pub fn for_v1_20(yaml: &str) -> Result<String> {
+    const PDB_V1: &str = "apiVersion: policy/v1\nkind: PodDisruptionBudget\n";
+    if yaml.matches("policy/v1\n").count() != yaml.matches(PDB_V1).count() {
+        bail!("a policy/v1 object other than a PodDisruptionBudget (v1.20 serves none)");
+    }
+    Ok(yaml.replace(
+        PDB_V1,
+        "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\n",
+    ))
+}
+
 /// A control plane shared by all tests of this test binary, started on first use.
 ///
 /// Give each test its own namespace ([`ControlPlane::create_namespace`]). It is never dropped:
