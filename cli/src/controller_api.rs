@@ -12,6 +12,37 @@ use kube::{Api, Client, Config};
 
 use crate::flags::ClusterFlags;
 
+/// How long a call waits out the controller's rate limit (429) before giving up.
+const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// How often a call is repeated when the API server's proxy lost an idle connection to the
+/// controller (verify, rotate and cert are free of side effects, so repeating is safe).
+const TRANSIENT_RETRIES: u32 = 2;
+
+/// One try of a call.
+enum Attempt {
+    /// The controller answered (any status).
+    Answer(StatusCode, Duration, Vec<u8>),
+    /// The proxy's connection to the controller broke mid-way; worth another try.
+    Transient(anyhow::Error),
+}
+
+/// Proxy errors that say a reused connection broke, not that the controller is down.
+fn is_transient(message: &str) -> bool {
+    [
+        "server closed idle connection",
+        "EOF",
+        "connection reset by peer",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// Short growing pause before repeating a call that hit a broken connection.
+async fn pause_before_retry(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+}
+
 /// Default bound on every request when `--request-timeout` is 0.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -109,7 +140,10 @@ impl ControllerApi {
     /// Finds the controller's Service (its first port's name is used, as upstream does).
     pub async fn connect(flags: &ClusterFlags, namespace: &str, name: &str) -> Result<Self> {
         let timeout = request_timeout(&flags.request_timeout)?;
-        let config = client_config(flags).await?;
+        let mut config = client_config(flags).await?;
+        // `call` handles 429 itself (bounded by --request-timeout per attempt); kube's own retry
+        // layer would retry inside that bound and turn a rate limit into a timeout.
+        config.default_retry = false;
         let client = Client::try_from(config).context("cannot set up the Kubernetes client")?;
         let services: Api<Service> = Api::namespaced(client.clone(), namespace);
         let lookup = tokio::time::timeout(timeout, services.get(name))
@@ -143,12 +177,53 @@ impl ControllerApi {
         })
     }
 
+    /// One call; answers `429 Too Many Requests` (the controller rate-limits verify and rotate
+    /// per client, 2/s by default, as upstream) are waited out as the answer's `Retry-After`
+    /// says, for at most [`RATE_LIMIT_PATIENCE`] in all, so that bulk work slows down instead of
+    /// failing.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Vec<u8>)> {
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        let mut transient: u32 = 0;
+        loop {
+            let (status, retry_after, answer) =
+                match self.call_once(method.clone(), path, body.clone()).await? {
+                    Attempt::Answer(status, retry_after, answer) => (status, retry_after, answer),
+                    Attempt::Transient(_) if transient < TRANSIENT_RETRIES => {
+                        transient += 1;
+                        pause_before_retry(transient).await;
+                        continue;
+                    }
+                    Attempt::Transient(e) => return Err(e),
+                };
+            if status != StatusCode::TOO_MANY_REQUESTS {
+                return Ok((status, answer));
+            }
+            // Spread the retries of parallel callers a little (no RNG needed for that).
+            attempt += 1;
+            let jitter = Duration::from_millis(u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_millis() % 250)
+                    .unwrap_or_default(),
+            ));
+            let wait = retry_after.min(Duration::from_secs(30)) + jitter;
+            if started.elapsed() + wait > RATE_LIMIT_PATIENCE {
+                bail!(
+                    "the controller {}/{} kept answering 429 Too Many Requests for {:?} ({attempt} attempts); raise its --rate-limit or retry later",
+                    self.namespace, self.name, started.elapsed()
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn call_once(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Attempt> {
         let uri = format!(
             "/api/v1/namespaces/{}/services/http:{}:{}/proxy{path}",
             self.namespace, self.name, self.port
@@ -166,10 +241,16 @@ impl ControllerApi {
         let call = async {
             let response = self.client.send(request.map(Into::into)).await?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::from_secs(1), Duration::from_secs);
             let body = http_body_util_collect(response.into_body()).await?;
-            Ok::<_, anyhow::Error>((status, body))
+            Ok::<_, anyhow::Error>((status, retry_after, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, call)
+        let (status, retry_after, body) = tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| {
                 anyhow!(
@@ -188,6 +269,13 @@ impl ControllerApi {
         // `metav1.Status` body; the controller never answers with one.
         if !status.is_success() {
             if let Some(message) = api_server_error(&body) {
+                if is_transient(&message) {
+                    return Ok(Attempt::Transient(anyhow!(
+                        "the connection to the controller {}/{} broke: {message} (HTTP {status})",
+                        self.namespace,
+                        self.name
+                    )));
+                }
                 if status == StatusCode::FORBIDDEN {
                     bail!(
                         "forbidden to reach the controller through the API server (needs get on services/proxy \"{}\" in namespace \"{}\"): {message}",
@@ -209,7 +297,7 @@ impl ControllerApi {
                 "the controller {}/{} is not reachable (no ready endpoint; is it running?): HTTP {status}",
                 self.namespace, self.name
             ),
-            _ => Ok((status, body)),
+            _ => Ok(Attempt::Answer(status, retry_after, body)),
         }
     }
 
