@@ -16,9 +16,9 @@
 //! forwards to the apiserver. No traffic leaves 127.0.0.0/8 and the test's own veth pairs.
 //!
 //! The controller binary: `SEALED_SECRETS_CONTROLLER_BIN` if set, else `cargo build -p
-//! sealed-secrets-controller` is run once per test binary into the same target directory the
-//! `kubeseal` under test was built in (derived from `CARGO_BIN_EXE_kubeseal`), so the binary is
-//! never stale; when up to date the build is a no-op.
+//! sealed-secrets-controller` is run once per test binary into the same target directory and
+//! profile as the test (`envtest::workspace::workspace_bin`), so the binary is never stale; when
+//! up to date the build is a no-op.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -26,7 +26,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,32 +53,9 @@ pub fn kubeseal_bin() -> PathBuf {
 }
 
 /// `sealed-secrets-controller`, built once per test binary (see the module docs).
-pub fn controller_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("SEALED_SECRETS_CONTROLLER_BIN") {
-            return PathBuf::from(bin);
-        }
-        let kubeseal = kubeseal_bin();
-        let profile_dir = kubeseal.parent().expect("kubeseal has a directory");
-        let target_dir = profile_dir.parent().expect("the profile dir has a parent");
-        let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("CARGO_TARGET_DIR", target_dir)
-            .args(["build", "--quiet", "-p", "sealed-secrets-controller"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let out = cmd.output().expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p sealed-secrets-controller failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = profile_dir.join("sealed-secrets-controller");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+pub fn controller_bin() -> PathBuf {
+    envtest::workspace::workspace_bin("sealed-secrets-controller", "sealed-secrets-controller")
+        .expect("the controller binary")
 }
 
 /// The shared control plane of this test binary, with the SealedSecret CRD installed.
