@@ -119,6 +119,11 @@ pub struct Context {
     synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncState>>,
     /// One permit per CPU: more decrypting threads than cores would only preempt each other.
     unseal_slots: tokio::sync::Semaphore,
+    /// SealedSecrets whose Secret write is in flight: a watch event for their Secret may be
+    /// the echo of that write, arriving before the write's own response.
+    writing: Mutex<HashSet<ObjectRef<SealedSecret>>>,
+    /// Wakes echo checks waiting for an in-flight write to finish.
+    written: tokio::sync::Notify,
 }
 
 /// What a successful sync depended on; when none of it changed, the Secret is still right.
@@ -151,6 +156,8 @@ impl Context {
             unseal_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
+            writing: Mutex::new(HashSet::new()),
+            written: tokio::sync::Notify::new(),
         })
     }
 
@@ -169,36 +176,61 @@ impl Context {
             .insert(obj, state);
     }
 
-    /// Whether a Secret watch event shows the Secret exactly as the controller last wrote (or
-    /// checked) it for its owning SealedSecret, so that its owner needs no reconcile. Deletions
-    /// always count as changes.
-    fn is_own_write(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
+    /// The owner, owner uid and resourceVersion of a Secret watch event, when it could be the
+    /// echo of the controller's own write; None for deletions and Secrets it does not own.
+    fn echo_probe(
+        &self,
+        event: &watcher::Event<PartialObjectMeta<Secret>>,
+    ) -> Option<(ObjectRef<SealedSecret>, String, String)> {
         let secret = match event {
             watcher::Event::Apply(s) | watcher::Event::InitApply(s) => s,
-            _ => return false,
+            _ => return None,
         };
-        let (Some(version), Some(namespace)) = (
-            secret.metadata.resource_version.as_deref(),
-            secret.metadata.namespace.as_deref(),
-        ) else {
-            return false;
-        };
-        let Some(owner) = secret.owner_references().iter().find(|o| {
+        let version = secret.metadata.resource_version.clone()?;
+        let namespace = secret.metadata.namespace.as_deref()?;
+        let owner = secret.owner_references().iter().find(|o| {
             o.controller == Some(true)
                 && o.kind == SealedSecret::kind(&())
                 && o.api_version == SealedSecret::api_version(&())
-        }) else {
-            return false;
-        };
+        })?;
         let obj = ObjectRef::<SealedSecret>::new(&owner.name).within(namespace);
-        self.synced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&obj)
-            .is_some_and(|state| {
-                state.uid.as_deref() == Some(owner.uid.as_str())
-                    && state.secret_version.as_deref() == Some(version)
-            })
+        Some((obj, owner.uid.clone(), version))
+    }
+
+    /// Whether the Secret is exactly as the controller last wrote (or checked) it for its
+    /// owner, so that the owner needs no reconcile. While a write for that owner is in flight
+    /// the answer waits for it (at most a second): the watch event often overtakes the write's
+    /// response.
+    async fn is_own_write(
+        &self,
+        (obj, uid, version): (ObjectRef<SealedSecret>, String, String),
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let notified = self.written.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let matches = self
+                .synced
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&obj)
+                .is_some_and(|state| {
+                    state.uid.as_deref() == Some(uid.as_str())
+                        && state.secret_version.as_deref() == Some(version.as_str())
+                });
+            if matches {
+                return true;
+            }
+            let in_flight = self
+                .writing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&obj);
+            if !in_flight || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
@@ -301,7 +333,16 @@ pub async fn run(
             let echo = ctx.clone();
             let secrets = watcher::watcher(secret_api, watcher::Config::default())
                 .default_backoff()
-                .try_filter(move |event| futures::future::ready(!echo.is_own_write(event)))
+                .try_filter(move |event| {
+                    let probe = echo.echo_probe(event);
+                    let echo = echo.clone();
+                    async move {
+                        match probe {
+                            Some(probe) => !echo.is_own_write(probe).await,
+                            None => true,
+                        }
+                    }
+                })
                 .touched_objects();
             controller = controller.owns_stream(secrets);
         }
@@ -481,6 +522,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         }
     }
     desired.metadata.namespace = Some(namespace.clone());
+    let _writing = InFlight::start(ctx, &obj);
     let result = api
         .patch(
             &name,
@@ -512,6 +554,36 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         },
     );
     Ok(true)
+}
+
+/// Marks a Secret write in flight for `is_own_write`; dropped after the outcome is remembered.
+struct InFlight<'a> {
+    ctx: &'a Context,
+    obj: ObjectRef<SealedSecret>,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(ctx: &'a Context, obj: &ObjectRef<SealedSecret>) -> Self {
+        ctx.writing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(obj.clone());
+        Self {
+            ctx,
+            obj: obj.clone(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.ctx
+            .writing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.obj);
+        self.ctx.written.notify_waiters();
+    }
 }
 
 /// Whether the live Secret already holds everything the controller would apply.
