@@ -318,7 +318,7 @@ impl<'a> Watcher<'a> {
             tokio::select! {
                 event = stream.try_next() => match event {
                     Ok(Some(watcher::Event::Apply(s) | watcher::Event::InitApply(s))) => {
-                        self.process(&s).await;
+                        self.process(s).await;
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,
@@ -348,7 +348,7 @@ impl<'a> Watcher<'a> {
             .list(&params)
             .await
             .with_context(|| format!("cannot list Secrets in namespace {}", self.namespace))?;
-        for secret in &list.items {
+        for secret in list.items {
             self.process(secret).await;
         }
         if self.push_pending {
@@ -381,7 +381,7 @@ impl<'a> Watcher<'a> {
         let names: Vec<String> = std::mem::take(&mut self.failed).into_iter().collect();
         for name in names {
             match self.secrets.get_opt(&name).await {
-                Ok(Some(secret)) => self.process(&secret).await,
+                Ok(Some(secret)) => self.process(secret).await,
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(secret = %name, error = %e, "cannot read Secret; will retry");
@@ -391,8 +391,14 @@ impl<'a> Watcher<'a> {
         }
     }
 
+    /// Handles one Secret, then wipes its values from memory.
+    async fn process(&mut self, mut live: Secret) {
+        self.process_one(&live).await;
+        crds::convert::zeroize_secret(&mut live);
+    }
+
     /// Handles one Secret, logging and counting the outcome; failures are retried later.
-    async fn process(&mut self, live: &Secret) {
+    async fn process_one(&mut self, live: &Secret) {
         let name = live.metadata.name.clone().unwrap_or_default();
         match self.handle(live).await {
             Ok(Handled::Written) => {
@@ -432,13 +438,21 @@ impl<'a> Watcher<'a> {
         if !self.args.no_adopt && !self.dry_run {
             self.adopt(live).await.map_err(|e| ("adopt", e))?;
         }
-        let clean = sealing::clean(live);
+        // Wiped by `seal_to_yaml` (which seals it), or explicitly on the other ways out.
+        let mut clean = sealing::clean(live);
         let fingerprint = self.store.fingerprint(&clean);
         let mut entry = self.store.entry(&ns, &name);
         if entry.knows(&fingerprint) {
+            crds::convert::zeroize_secret(&mut clean);
             return Ok(Handled::Unchanged);
         }
-        let key = self.certs.get().await.map_err(|e| ("certificate", e))?;
+        let key = match self.certs.get().await {
+            Ok(key) => key,
+            Err(e) => {
+                crds::convert::zeroize_secret(&mut clean);
+                return Err(("certificate", e));
+            }
+        };
         let rel = self.repo.sealed_file(&ns, &name);
         let yaml = sealing::seal_to_yaml(clean, &key).map_err(|e| ("seal", e))?;
         let ours = entry.written_sha256.clone();
