@@ -324,3 +324,45 @@ async fn unreachable_controller_and_missing_service_are_clear_errors() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn commits_are_pushed_and_a_failed_push_is_retried() {
+    let env = Env::start("ccloud-push").await;
+    let remote = tempfile::tempdir().expect("tempdir");
+    let bare = remote.path().join("origin.git");
+    git(
+        remote.path(),
+        &["init", "--quiet", "--bare", bare.to_str().expect("path")],
+    );
+    // Not reachable yet: the first push fails and is retried.
+    git(
+        env.repo(),
+        &["remote", "add", "origin", bare.to_str().expect("path")],
+    );
+    let hidden = remote.path().join("hidden.git");
+    std::fs::rename(&bare, &hidden).expect("hide the remote");
+    let watch = WatchProcess::start_in(&env, &["--commit", "--push"]);
+    mint(&env, "KEY1AAAAAAAAAAAA", "first/Secret+1", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 1.0)
+        .await;
+    watch
+        .wait_metric("ccloud_keys_errors_total{reason=\"push\"}", 1.0)
+        .await;
+    std::fs::rename(&hidden, &bare).expect("restore the remote");
+    let head = git(env.repo(), &["rev-parse", "HEAD"]);
+    eventually(
+        Duration::from_secs(30),
+        "the commit on the remote",
+        || async {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&bare)
+                .args(["rev-parse", "main"])
+                .output()
+                .ok()?;
+            (String::from_utf8_lossy(&out.stdout) == head).then_some(())
+        },
+    )
+    .await;
+}
