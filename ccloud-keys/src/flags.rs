@@ -1,7 +1,6 @@
 //! The command line. Parsing only; `offline.rs` and `watch/` do the work.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -215,22 +214,4 @@ pub struct ConnectorArgs {
     /// `[key=]path` (repeatable): the file's bytes under `key` (default: the file name).
     #[arg(long, value_name = "[KEY=]PATH")]
     pub from_file: Vec<String>,
-}
-
-/// Parses `30s`, `5m`, `1h`, `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, "s"), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (e.g. 30s, 5m, 1h)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("invalid duration {text:?} (e.g. 30s, 5m, 1h)")),
-    };
-    Ok(Duration::from_secs(secs))
 }

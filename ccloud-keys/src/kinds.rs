@@ -113,11 +113,13 @@ pub fn api_key(namespace: &str, spec: &ApiKeySecret<'_>) -> Result<Secret, KindE
         None => Category::from_resource_id(spec.resource_id)?,
     };
     non_empty(&spec.key.secret, "API secret")?;
-    let name = secret_name(&[
-        ("cc.api-key", "cc.api-key"),
-        ("--service-account", spec.service_account),
-        ("--resource-id", spec.resource_id),
-    ])?;
+    let name = secret_name(
+        Some("cc.api-key"),
+        &[
+            ("--service-account", spec.service_account),
+            ("--resource-id", spec.resource_id),
+        ],
+    )?;
     let labels = [
         (LABEL_RESOURCE_ID, "--resource-id", spec.resource_id),
         (
@@ -161,23 +163,22 @@ pub fn sasl_jaas_config(
     key: &ApiKey,
 ) -> Result<Secret, KindError> {
     non_empty(&key.secret, "API secret")?;
-    let name = secret_name(&[
-        ("cc.sasl-jaas-config", "cc.sasl-jaas-config"),
-        ("--service-account", service_account),
-        ("--environment", environment),
-        ("--kafka-cluster", kafka_cluster),
-    ])?;
     let value = Zeroizing::new(format!(
-        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"{}\" password=\"{}\";",
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"{}\" password=\"{}\";",
         key.id,
         key.secret.as_str()
     ));
-    Ok(secret(
+    properties(
         namespace,
-        name,
-        None,
-        [("sasl-jaas-config.properties", value.as_bytes())],
-    ))
+        "sasl-jaas-config",
+        &[
+            ("--service-account", service_account),
+            ("--environment", environment),
+            ("--kafka-cluster", kafka_cluster),
+        ],
+        "sasl.jaas.config",
+        &value,
+    )
 }
 
 /// `cc.schema-registry-basic-auth-user-info.<sa>.<env>`: `<key>:<secret>` for Schema Registry.
@@ -188,28 +189,17 @@ pub fn schema_registry_basic_auth(
     key: &ApiKey,
 ) -> Result<Secret, KindError> {
     non_empty(&key.secret, "API secret")?;
-    let name = secret_name(&[
-        (
-            "cc.schema-registry-basic-auth-user-info",
-            "cc.schema-registry-basic-auth-user-info",
-        ),
-        ("--service-account", service_account),
-        ("--environment", environment),
-    ])?;
-    let value = Zeroizing::new(format!(
-        "schema.registry.basic.auth.user.info={}:{}",
-        key.id,
-        key.secret.as_str()
-    ));
-    Ok(secret(
+    let value = Zeroizing::new(format!("{}:{}", key.id, key.secret.as_str()));
+    properties(
         namespace,
-        name,
-        None,
-        [(
-            "schema-registry-basic-auth-user-info.properties",
-            value.as_bytes(),
-        )],
-    ))
+        "schema-registry-basic-auth-user-info",
+        &[
+            ("--service-account", service_account),
+            ("--environment", environment),
+        ],
+        "schema.registry.basic.auth.user.info",
+        &value,
+    )
 }
 
 /// `cc.bootstrap-servers.<env>.<kafka>`: `bootstrap.servers=<host:port>`.
@@ -220,18 +210,16 @@ pub fn bootstrap_servers(
     servers: &str,
 ) -> Result<Secret, KindError> {
     non_empty(servers, "--servers value")?;
-    let name = secret_name(&[
-        ("cc.bootstrap-servers", "cc.bootstrap-servers"),
-        ("--environment", environment),
-        ("--kafka-cluster", kafka_cluster),
-    ])?;
-    let value = format!("bootstrap.servers={servers}");
-    Ok(secret(
+    properties(
         namespace,
-        name,
-        None,
-        [("bootstrap-servers.properties", value.as_bytes())],
-    ))
+        "bootstrap-servers",
+        &[
+            ("--environment", environment),
+            ("--kafka-cluster", kafka_cluster),
+        ],
+        "bootstrap.servers",
+        servers,
+    )
 }
 
 /// `cc.schema-registry-url.<env>`: `schema.registry.url=<url>`.
@@ -241,16 +229,31 @@ pub fn schema_registry_url(
     url: &str,
 ) -> Result<Secret, KindError> {
     non_empty(url, "--url value")?;
-    let name = secret_name(&[
-        ("cc.schema-registry-url", "cc.schema-registry-url"),
-        ("--environment", environment),
-    ])?;
-    let value = format!("schema.registry.url={url}");
+    properties(
+        namespace,
+        "schema-registry-url",
+        &[("--environment", environment)],
+        "schema.registry.url",
+        url,
+    )
+}
+
+/// The operator's `.properties` Secrets: `cc.<kind>.<parts…>` holding `<kind>.properties` with
+/// the single line `<property>=<value>`.
+fn properties(
+    namespace: &str,
+    kind: &str,
+    parts: &[(&'static str, &str)],
+    property: &str,
+    value: &str,
+) -> Result<Secret, KindError> {
+    let name = secret_name(Some(&format!("cc.{kind}")), parts)?;
+    let line = Zeroizing::new(format!("{property}={value}"));
     Ok(secret(
         namespace,
         name,
         None,
-        [("schema-registry-url.properties", value.as_bytes())],
+        [(format!("{kind}.properties").as_str(), line.as_bytes())],
     ))
 }
 
@@ -289,7 +292,7 @@ pub fn connector<'a>(
     name: &str,
     entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) -> Result<Secret, KindError> {
-    let name = secret_name(&[("--name", name)])?;
+    let name = secret_name(None, &[("--name", name)])?;
     Ok(secret(namespace, name, None, entries))
 }
 
@@ -327,8 +330,9 @@ fn non_empty(value: &str, what: &'static str) -> Result<(), KindError> {
     }
 }
 
-/// Joins name parts with `.`, checking each is a valid DNS-subdomain part.
-fn secret_name(parts: &[(&'static str, &str)]) -> Result<String, KindError> {
+/// `prefix` and the parts joined with `.`, checking each part (named by its flag) is a valid
+/// DNS-subdomain part.
+fn secret_name(prefix: Option<&str>, parts: &[(&'static str, &str)]) -> Result<String, KindError> {
     for (what, value) in parts {
         let ok = !value.is_empty()
             && value
@@ -349,7 +353,11 @@ fn secret_name(parts: &[(&'static str, &str)]) -> Result<String, KindError> {
             });
         }
     }
-    let name = parts.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(".");
+    let name = prefix
+        .into_iter()
+        .chain(parts.iter().map(|(_, v)| *v))
+        .collect::<Vec<_>>()
+        .join(".");
     if name.len() > 253 {
         return Err(KindError::NameTooLong(name));
     }

@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 pub struct Repo {
     root: PathBuf,
     env: String,
+    /// Whether the root is in a Git working tree (checked once).
+    is_git: bool,
 }
 
 impl Repo {
@@ -28,6 +30,7 @@ impl Repo {
             bail!("--repo {} is not a directory", root.display());
         }
         Ok(Self {
+            is_git: inside_work_tree(&root),
             root,
             env: env.to_owned(),
         })
@@ -55,33 +58,14 @@ impl Repo {
     /// True when `rel` differs from what Git has committed (modified, staged or untracked). A
     /// directory that is not a Git working tree has no local changes as far as we can tell.
     pub fn has_local_changes(&self, rel: &Path) -> Result<bool> {
-        if !self.is_git()? {
+        if !self.is_git {
             return Ok(false);
         }
-        let out = self
-            .git()
-            .args(["status", "--porcelain", "--"])
-            .arg(rel)
-            .output()
-            .context("cannot run git status")?;
-        if !out.status.success() {
-            bail!(
-                "git status failed in {}: {}",
-                self.root.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(!out.stdout.is_empty())
-    }
-
-    /// Whether the root is inside a Git working tree.
-    pub fn is_git(&self) -> Result<bool> {
-        let out = self
-            .git()
-            .args(["rev-parse", "--is-inside-work-tree"])
-            .output()
-            .context("cannot run git (is it installed?)")?;
-        Ok(out.status.success() && out.stdout.starts_with(b"true"))
+        let status = self.run(
+            self.git().args(["status", "--porcelain", "--"]).arg(rel),
+            &format!("git status in {}", self.root.display()),
+        )?;
+        Ok(!status.is_empty())
     }
 
     /// Writes `bytes` to `rel` atomically, creating its directory.
@@ -98,60 +82,64 @@ impl Repo {
     /// (`Name <email>`, also used as committer).
     pub fn commit(&self, rel: &Path, message: &str, author: &str) -> Result<()> {
         let (name, email) = parse_author(author)?;
-        let add = self
-            .git()
-            .args(["add", "--"])
-            .arg(rel)
-            .output()
-            .context("cannot run git add")?;
-        if !add.status.success() {
-            bail!(
-                "git add {} failed: {}",
-                rel.display(),
-                String::from_utf8_lossy(&add.stderr).trim()
-            );
-        }
-        let out = self
-            .git()
-            .arg("-c")
-            .arg(format!("user.name={name}"))
-            .arg("-c")
-            .arg(format!("user.email={email}"))
-            .args(["commit", "--quiet", "--no-verify", "-m", message, "--"])
-            .arg(rel)
-            .output()
-            .context("cannot run git commit")?;
-        if !out.status.success() {
-            bail!(
-                "git commit of {} failed: {}",
-                rel.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        self.run(
+            self.git().args(["add", "--"]).arg(rel),
+            &format!("git add {}", rel.display()),
+        )?;
+        self.run(
+            self.git()
+                .arg("-c")
+                .arg(format!("user.name={name}"))
+                .arg("-c")
+                .arg(format!("user.email={email}"))
+                .args(["commit", "--quiet", "--no-verify", "-m", message, "--"])
+                .arg(rel),
+            &format!("git commit of {}", rel.display()),
+        )?;
         Ok(())
     }
 
     /// Pushes the current branch to `remote`.
     pub fn push(&self, remote: &str) -> Result<()> {
-        let out = self
-            .git()
-            .args(["push", "--quiet", remote, "HEAD"])
-            .output()
-            .context("cannot run git push")?;
-        if !out.status.success() {
-            bail!(
-                "git push to {remote} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        self.run(
+            self.git().args(["push", "--quiet", remote, "HEAD"]),
+            &format!("git push to {remote}"),
+        )?;
         Ok(())
     }
 
     fn git(&self) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.root);
-        cmd
+        git_in(&self.root)
     }
+
+    /// Runs a git command; its stdout, or an error naming `what` with git's own message.
+    fn run(&self, cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run {what} (is git installed?)"))?;
+        if !out.status.success() {
+            bail!(
+                "{what} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+}
+
+/// `git -C dir`.
+fn git_in(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    cmd
+}
+
+/// Whether `dir` is inside a Git working tree (false when git itself is missing).
+fn inside_work_tree(dir: &Path) -> bool {
+    git_in(dir)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"true"))
 }
 
 /// `Name <email>` → (name, email).

@@ -7,11 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-};
+use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
 use kube::{Api, Client};
 use support::{git, workspace, Env, WatchProcess};
 
@@ -47,32 +45,23 @@ fn deployment_args(env: &Env) -> Vec<String> {
 
 async fn may(client: &Client, verb: &str, resource: &str, ns: &str, name: Option<&str>) -> bool {
     let (group, resource) = resource.split_once('/').unwrap_or(("", resource));
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(SA.to_owned()),
-            groups: Some(vec![
-                "system:serviceaccounts".to_owned(),
-                "system:serviceaccounts:ccloud-keys".to_owned(),
-                "system:authenticated".to_owned(),
-            ]),
-            resource_attributes: Some(ResourceAttributes {
-                group: Some(group.to_owned()),
-                resource: Some(resource.to_owned()),
-                verb: Some(verb.to_owned()),
-                namespace: Some(ns.to_owned()),
-                name: name.map(str::to_owned),
-                ..ResourceAttributes::default()
-            }),
-            ..SubjectAccessReviewSpec::default()
-        },
-        ..SubjectAccessReview::default()
+    let groups = [
+        "system:serviceaccounts",
+        "system:serviceaccounts:ccloud-keys",
+        "system:authenticated",
+    ]
+    .map(str::to_owned);
+    let attributes = ResourceAttributes {
+        group: Some(group.to_owned()),
+        resource: Some(resource.to_owned()),
+        verb: Some(verb.to_owned()),
+        namespace: Some(ns.to_owned()),
+        name: name.map(str::to_owned),
+        ..ResourceAttributes::default()
     };
-    Api::<SubjectAccessReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
+    envtest::allowed(client, SA, &groups, attributes)
         .await
         .expect("SubjectAccessReview")
-        .status
-        .is_some_and(|s| s.allowed)
 }
 
 #[tokio::test]

@@ -169,8 +169,8 @@ impl CommonArgs {
     async fn controller(&self) -> Result<ControllerApi> {
         ControllerApi::connect(
             &self.cluster,
-            &self.cluster.controller_namespace,
-            &self.cluster.controller_name,
+            &self.cluster.controller.controller_namespace,
+            &self.cluster.controller.controller_name,
         )
         .await
     }
@@ -222,7 +222,8 @@ fn seal_tree(args: &SealArgs) -> Result<ExitCode> {
             cert::sealing_key(
                 &format!(
                     "from controller {}/{}",
-                    args.common.cluster.controller_namespace, args.common.cluster.controller_name
+                    args.common.cluster.controller.controller_namespace,
+                    args.common.cluster.controller.controller_name
                 ),
                 &pem,
             )?

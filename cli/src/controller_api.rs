@@ -114,25 +114,14 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
     Ok(config)
 }
 
-/// Parses `--request-timeout` (`0`, `30s`, `1m`, plain seconds).
+/// `--request-timeout` (`0`, `30s`, `1m`, plain seconds); 0 means the default bound.
 fn request_timeout(text: &str) -> Result<Duration> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, "s"), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
+    let timeout = crate::flags::parse_duration(text)
         .map_err(|_| anyhow!("invalid --request-timeout {text:?}"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => bail!("invalid --request-timeout {text:?}"),
-    };
-    Ok(if secs == 0 {
+    Ok(if timeout.is_zero() {
         DEFAULT_TIMEOUT
     } else {
-        Duration::from_secs(secs)
+        timeout
     })
 }
 

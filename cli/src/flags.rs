@@ -126,9 +126,9 @@ pub struct SealFlags {
     pub version: bool,
 }
 
-/// Where the controller is and how to reach the API server (the usual kubectl client flags).
-#[derive(Debug, Args)]
-pub struct ClusterFlags {
+/// Where the controller is (its Service's namespace and name), as upstream names the flags.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerFlags {
     /// Namespace of the sealed-secrets controller.
     #[arg(
         long,
@@ -143,6 +143,22 @@ pub struct ClusterFlags {
         default_value = "sealed-secrets-controller"
     )]
     pub controller_name: String,
+}
+
+impl Default for ControllerFlags {
+    fn default() -> Self {
+        Self {
+            controller_namespace: "kube-system".to_owned(),
+            controller_name: "sealed-secrets-controller".to_owned(),
+        }
+    }
+}
+
+/// Where the controller is and how to reach the API server (the usual kubectl client flags).
+#[derive(Debug, Default, Args)]
+pub struct ClusterFlags {
+    #[command(flatten)]
+    pub controller: ControllerFlags,
     /// Path to the kubeconfig file to use.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -194,4 +210,41 @@ pub struct ClusterFlags {
     /// The length of time to wait before giving up on a single server request (e.g. 30s).
     #[arg(long, default_value = "0")]
     pub request_timeout: String,
+}
+
+impl ClusterFlags {
+    /// The client flags of another program that reaches the controller like `kubeseal`: a
+    /// kubeconfig (else $KUBECONFIG, ~/.kube/config, in-cluster) and context, everything else at
+    /// its default.
+    pub fn from_kubeconfig(
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+        controller: ControllerFlags,
+    ) -> Self {
+        Self {
+            controller,
+            kubeconfig,
+            context,
+            request_timeout: "0".to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses a duration as the Go programs write them in flags: `30s`, `5m`, `1h`, or plain
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, "s"), |i| t.split_at(i));
+    let invalid = || format!("invalid duration {text:?} (e.g. 30s, 5m, 1h)");
+    let n: u64 = num.parse().map_err(|_| invalid())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(invalid()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }

@@ -55,7 +55,8 @@ pub fn run(cli: &Cli) -> Result<()> {
             (
                 format!(
                     "from controller {}/{}",
-                    cli.cluster.controller_namespace, cli.cluster.controller_name
+                    cli.cluster.controller.controller_namespace,
+                    cli.cluster.controller.controller_name
                 ),
                 pem,
             )
@@ -89,8 +90,8 @@ pub(crate) fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) ->
 async fn controller(cli: &Cli) -> Result<ControllerApi> {
     ControllerApi::connect(
         &cli.cluster,
-        &cli.cluster.controller_namespace,
-        &cli.cluster.controller_name,
+        &cli.cluster.controller.controller_namespace,
+        &cli.cluster.controller.controller_name,
     )
     .await
 }

@@ -27,9 +27,7 @@ use std::time::Duration;
 
 use crds::SealedSecret;
 use futures::StreamExt as _;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-};
+use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::events::v1::Event;
@@ -234,22 +232,9 @@ async fn may(
     groups: &[String],
     attributes: ResourceAttributes,
 ) -> bool {
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(user.to_owned()),
-            groups: Some(groups.to_vec()),
-            resource_attributes: Some(attributes),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<SubjectAccessReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
+    envtest::allowed(client, user, groups, attributes)
         .await
         .expect("SubjectAccessReview")
-        .status
-        .expect("SubjectAccessReview status")
-        .allowed
 }
 
 fn attrs(

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use clap::{Args, FromArgMatches};
+use clap::Args;
 use crds::PublicKey;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -28,9 +28,9 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use kubeseal::controller_api::ControllerApi;
-use kubeseal::flags::ClusterFlags;
+use kubeseal::flags::{parse_duration, ClusterFlags, ControllerFlags};
 
-use crate::flags::{parse_duration, OutputFlags};
+use crate::flags::OutputFlags;
 use crate::repo::Repo;
 use crate::sealing::{self, Outcome};
 use server::Metrics;
@@ -48,20 +48,9 @@ pub struct WatchArgs {
     /// The kubeconfig context to use.
     #[arg(long)]
     pub context: Option<String>,
-    /// Namespace of the sealed-secrets controller (its certificate is fetched from it).
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
-    )]
-    pub controller_namespace: String,
-    /// Name of the sealed-secrets controller's Service.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
-    )]
-    pub controller_name: String,
+    /// The controller whose certificate is used when --cert is not given.
+    #[command(flatten)]
+    pub controller: ControllerFlags,
     /// Only Secrets matching this label selector.
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
@@ -193,8 +182,8 @@ impl CertCache {
         if self.controller.is_none() {
             let api = ControllerApi::connect(
                 &self.cluster,
-                &self.cluster.controller_namespace,
-                &self.cluster.controller_name,
+                &self.cluster.controller.controller_namespace,
+                &self.cluster.controller.controller_name,
             )
             .await?;
             self.controller = Some(api);
@@ -207,26 +196,6 @@ impl CertCache {
         let (key, _) = crds::parse_sealing_key(&pem).context("cannot use the certificate")?;
         Ok(key)
     }
-}
-
-/// The kubectl-style flags `kubeseal` uses, from the watcher's own.
-fn cluster_flags(args: &WatchArgs) -> Result<ClusterFlags> {
-    let mut argv: Vec<String> = vec![
-        "ccloud-keys-watch".to_owned(),
-        format!("--controller-namespace={}", args.controller_namespace),
-        format!("--controller-name={}", args.controller_name),
-    ];
-    if let Some(k) = &args.kubeconfig {
-        argv.push(format!("--kubeconfig={}", k.display()));
-    }
-    if let Some(c) = &args.context {
-        argv.push(format!("--context={c}"));
-    }
-    let cmd = <ClusterFlags as Args>::augment_args(clap::Command::new("ccloud-keys-watch"));
-    let matches = cmd
-        .try_get_matches_from(argv)
-        .map_err(|e| anyhow!("invalid cluster flags: {e}"))?;
-    ClusterFlags::from_arg_matches(&matches).map_err(|e| anyhow!("invalid cluster flags: {e}"))
 }
 
 /// What became of one Secret event.
@@ -254,7 +223,11 @@ struct Watcher<'a> {
 
 impl<'a> Watcher<'a> {
     async fn new(out: &OutputFlags, args: &'a WatchArgs, repo: Repo) -> Result<Self> {
-        let cluster = cluster_flags(args)?;
+        let cluster = ClusterFlags::from_kubeconfig(
+            args.kubeconfig.clone(),
+            args.context.clone(),
+            args.controller.clone(),
+        );
         let config = kubeseal::controller_api::client_config(&cluster).await?;
         let client = Client::try_from(config).context("cannot set up the Kubernetes client")?;
         let namespace = out.namespace.clone();

@@ -66,7 +66,8 @@ pub struct Store {
     name: String,
     key: hmac::Key,
     entries: Entries,
-    resource_version: Option<String>,
+    /// The state Secret as last read or written: the base of the next write.
+    current: Secret,
 }
 
 impl Store {
@@ -110,22 +111,19 @@ impl Store {
     }
 
     fn from_secret(api: Api<Secret>, name: &str, secret: Secret) -> Result<Self> {
-        let data = secret.data.unwrap_or_default();
+        let data = secret.data.as_ref();
         let key = data
-            .get(HMAC_KEY)
+            .and_then(|d| d.get(HMAC_KEY))
             .filter(|k| k.0.len() >= 32)
             .with_context(|| format!("state Secret {name} has no usable {HMAC_KEY}"))?;
-        let entries = match data.get(STATE) {
-            Some(s) => serde_json::from_slice(&s.0)
-                .with_context(|| format!("state Secret {name}: {STATE} is not valid"))?,
-            None => Entries::default(),
-        };
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &key.0);
+        let entries = entries_of(name, &secret)?;
         Ok(Self {
             api,
             name: name.to_owned(),
-            key: hmac::Key::new(hmac::HMAC_SHA256, &key.0),
+            key,
             entries,
-            resource_version: secret.metadata.resource_version,
+            current: secret,
         })
     }
 
@@ -143,23 +141,15 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Stores `entry` for `namespace/name` in the cluster, retrying on conflicting writes.
+    /// Stores `entry` for `namespace/name` in the cluster. The write is based on the Secret as
+    /// last seen (one request); when someone else changed it meanwhile (409), their entries are
+    /// read back and the write is tried again.
     pub async fn save(&mut self, namespace: &str, name: &str, entry: Entry) -> Result<()> {
         let id = format!("{namespace}/{name}");
         for _ in 0..5 {
-            let mut secret = self
-                .api
-                .get(&self.name)
-                .await
-                .with_context(|| format!("cannot read the state Secret {}", self.name))?;
-            if secret.metadata.resource_version != self.resource_version {
-                // Changed behind our back: start from theirs.
-                let theirs = Self::from_secret(self.api.clone(), &self.name, secret.clone())?;
-                self.entries = theirs.entries;
-                self.resource_version = theirs.resource_version;
-            }
             self.entries.entries.insert(id.clone(), entry.clone());
             let state = serde_json::to_vec(&self.entries).context("cannot encode the state")?;
+            let mut secret = self.current.clone();
             secret
                 .data
                 .get_or_insert_with(BTreeMap::new)
@@ -170,10 +160,16 @@ impl Store {
                 .await
             {
                 Ok(saved) => {
-                    self.resource_version = saved.metadata.resource_version;
+                    self.current = saved;
                     return Ok(());
                 }
-                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    self.current =
+                        self.api.get(&self.name).await.with_context(|| {
+                            format!("cannot read the state Secret {}", self.name)
+                        })?;
+                    self.entries = entries_of(&self.name, &self.current)?;
+                }
                 Err(e) => {
                     return Err(e)
                         .with_context(|| format!("cannot update the state Secret {}", self.name))
@@ -184,6 +180,15 @@ impl Store {
             "cannot update the state Secret {}: it keeps changing",
             self.name
         )
+    }
+}
+
+/// The entries stored in the state Secret.
+fn entries_of(name: &str, secret: &Secret) -> Result<Entries> {
+    match secret.data.as_ref().and_then(|d| d.get(STATE)) {
+        Some(s) => serde_json::from_slice(&s.0)
+            .with_context(|| format!("state Secret {name}: {STATE} is not valid")),
+        None => Ok(Entries::default()),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use envtest::workspace::{free_port, http_get, ControllerProcess};
@@ -212,21 +212,7 @@ pub fn data_b64(secret: &Secret) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Polls `f` until it returns Some, or panics after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+pub use envtest::workspace::eventually;
 
 /// Waits for Secret `ns/name` to exist and satisfy `ok`.
 pub async fn wait_secret(

@@ -170,24 +170,7 @@ pub fn http_get(url: &str) -> std::io::Result<(u16, String)> {
     http_request("GET", url, b"")
 }
 
-/// Polls `f` every 200 ms until it returns `Some`, or panics after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+pub use envtest::workspace::eventually;
 
 /// The active key Secrets of `namespace`.
 pub async fn key_secrets(client: &Client, namespace: &str) -> Vec<Secret> {

@@ -878,3 +878,31 @@ fn random_hex(bytes: usize) -> Result<String> {
         s
     }))
 }
+
+/// Whether the API server allows `attributes` for `user` in `groups`, by a SubjectAccessReview
+/// (what `kubectl auth can-i --as` asks).
+pub async fn allowed(
+    client: &Client,
+    user: &str,
+    groups: &[String],
+    attributes: k8s_openapi::api::authorization::v1::ResourceAttributes,
+) -> Result<bool> {
+    use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessReviewSpec};
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.to_owned()),
+            groups: Some(groups.to_vec()),
+            resource_attributes: Some(attributes),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    let answer = Api::<SubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .context("creating a SubjectAccessReview")?;
+    answer
+        .status
+        .map(|s| s.allowed)
+        .ok_or_else(|| anyhow!("the SubjectAccessReview has no status"))
+}

@@ -56,6 +56,26 @@ pub fn workspace_bin(package: &str, bin: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Polls `f` every 200 ms until it returns `Some`, or panics after `timeout` naming `what`
+/// (for tests: a condition the system under test reaches asynchronously).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
