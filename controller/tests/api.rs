@@ -20,19 +20,6 @@ const CERT_TIMEOUT: Duration = Duration::from_secs(60);
 const SECRET_TIMEOUT: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_sealed-secrets-controller");
 
-/// A key namespace and an app namespace, both fresh.
-async fn namespaces(cp: &envtest::ControlPlane, prefix: &str) -> (String, String) {
-    let keys = cp
-        .create_namespace(&format!("{prefix}-keys"))
-        .await
-        .expect("key namespace");
-    let app = cp
-        .create_namespace(&format!("{prefix}-app"))
-        .await
-        .expect("app namespace");
-    (keys, app)
-}
-
 /// A key the controller does not have.
 fn foreign_key() -> crds::keygen::SealingKey {
     crds::keygen::generate(

@@ -768,7 +768,7 @@ async fn controller_works_with_exactly_the_deployed_rbac() {
     let mut first = ControllerProcess::start_exact(
         &kubeconfig,
         NS,
-        "sealed-secrets-controller-first",
+        Some("sealed-secrets-controller-first"),
         &args,
         &log_env,
     );
@@ -906,7 +906,7 @@ async fn controller_works_with_exactly_the_deployed_rbac() {
     let mut second = ControllerProcess::start_exact(
         &kubeconfig,
         NS,
-        "sealed-secrets-controller-second",
+        Some("sealed-secrets-controller-second"),
         &args,
         &log_env,
     );

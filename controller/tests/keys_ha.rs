@@ -23,19 +23,6 @@ use support::*;
 const CERT_TIMEOUT: Duration = Duration::from_secs(60);
 const SECRET_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A key namespace and an app namespace, both fresh.
-async fn namespaces(cp: &envtest::ControlPlane, prefix: &str) -> (String, String) {
-    let keys = cp
-        .create_namespace(&format!("{prefix}-keys"))
-        .await
-        .expect("key namespace");
-    let app = cp
-        .create_namespace(&format!("{prefix}-app"))
-        .await
-        .expect("app namespace");
-    (keys, app)
-}
-
 /// Every Secret of `namespace`, whatever its labels.
 async fn all_secrets(client: &Client, namespace: &str) -> Vec<Secret> {
     Api::<Secret>::namespaced(client.clone(), namespace)

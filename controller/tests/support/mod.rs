@@ -40,34 +40,15 @@ impl ControllerProcess {
         watch_namespaces: &[&str],
         extra: &[&str],
     ) -> Self {
-        let log_dir = tempfile::tempdir().expect("tempdir");
-        let log_path = log_dir.path().join("controller.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let api_port = free_port();
-        let metrics_port = free_port();
-        let additional = watch_namespaces.join(",");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
-        cmd.env("POD_NAMESPACE", key_namespace)
-            .env("POD_NAME", format!("controller-{api_port}"))
-            .env_remove("RUST_LOG")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg(format!("--listen-addr=127.0.0.1:{api_port}"))
-            .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics_port}"))
-            .arg("--key-size=2048")
-            .arg("--all-namespaces=false")
-            .arg(format!("--additional-namespaces={additional}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log);
-        let child = cmd.spawn().expect("controller starts");
-        Self {
-            child,
-            api_port,
-            metrics_port,
-            log_path,
-            _log_dir: log_dir,
-        }
+        let args: Vec<String> = [
+            "--key-size=2048".to_owned(),
+            "--all-namespaces=false".to_owned(),
+            format!("--additional-namespaces={}", watch_namespaces.join(",")),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|a| (*a).to_owned()))
+        .collect();
+        Self::start_exact(kubeconfig, key_namespace, None, &args, &[])
     }
 
     /// The controller's log so far.
@@ -409,17 +390,31 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         .map(|(_, v)| v)
 }
 
+/// A key namespace and an app namespace, both fresh.
+pub async fn namespaces(cp: &envtest::ControlPlane, prefix: &str) -> (String, String) {
+    let keys = cp
+        .create_namespace(&format!("{prefix}-keys"))
+        .await
+        .expect("key namespace");
+    let app = cp
+        .create_namespace(&format!("{prefix}-app"))
+        .await
+        .expect("app namespace");
+    (keys, app)
+}
+
 // ---- Helpers for deploy.rs ----
 
 impl ControllerProcess {
     /// Starts `sealed-secrets-controller` with exactly `args` plus `--kubeconfig` and listen
     /// addresses on free loopback ports (none of [`ControllerProcess::start`]'s test defaults:
     /// no namespace filter, the default key size), with `POD_NAMESPACE=namespace`,
-    /// `POD_NAME=pod_name` (as the Deployment's downward API sets them) and `env`.
+    /// `POD_NAME=pod_name` (as the Deployment's downward API sets them; default
+    /// `controller-<api port>`) and `env`.
     pub fn start_exact(
         kubeconfig: &std::path::Path,
         namespace: &str,
-        pod_name: &str,
+        pod_name: Option<&str>,
         args: &[String],
         env: &[(&str, &str)],
     ) -> Self {
@@ -430,7 +425,10 @@ impl ControllerProcess {
         let metrics_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
         cmd.env("POD_NAMESPACE", namespace)
-            .env("POD_NAME", pod_name)
+            .env(
+                "POD_NAME",
+                pod_name.map_or_else(|| format!("controller-{api_port}"), str::to_owned),
+            )
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .args(args)
