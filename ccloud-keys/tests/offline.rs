@@ -438,7 +438,14 @@ fn secrets_are_never_taken_from_arguments_and_equals_signs_are_flagged() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("contains '='"), "{stderr}");
     assert!(!stderr.contains("abc=def"));
-    // An empty secret is refused.
+    // An empty secret is refused, and the file written above is left as it was.
+    let file = repo
+        .path()
+        .join("secrets/sealed/dev/default-cc.api-key.cloud.yaml");
+    let before = std::fs::read(&file).expect("sealed file");
     let out = cloud_key(repo.path(), &["--force"], "\n");
-    assert_fails(&out, "the API secret is empty", "\u{0}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end(), "error: the API secret is empty");
+    assert_eq!(std::fs::read(&file).expect("sealed file"), before);
 }

@@ -172,28 +172,24 @@ impl CertCache {
 
     async fn fetch(&mut self) -> Result<PublicKey> {
         if let Some(source) = self.flag.clone() {
-            let pem =
-                tokio::task::spawn_blocking(move || kubeseal::cert::read_cert_source(&source))
-                    .await
-                    .map_err(|_| anyhow!("certificate fetch task failed"))??;
-            let (key, _) = crds::parse_sealing_key(&pem).context("cannot use the certificate")?;
-            return Ok(key);
+            return tokio::task::spawn_blocking(move || sealing::load_cert(&source))
+                .await
+                .map_err(|_| anyhow!("certificate fetch task failed"))?;
         }
-        if self.controller.is_none() {
-            let api = ControllerApi::connect(
-                &self.cluster,
-                &self.cluster.controller.controller_namespace,
-                &self.cluster.controller.controller_name,
-            )
-            .await?;
-            self.controller = Some(api);
-        }
-        let api = self
-            .controller
-            .as_ref()
-            .ok_or_else(|| anyhow!("no controller client"))?;
-        let pem = api.cert().await?;
-        let (key, _) = crds::parse_sealing_key(&pem).context("cannot use the certificate")?;
+        let api = match self.controller.take() {
+            Some(api) => api,
+            None => {
+                ControllerApi::connect(
+                    &self.cluster,
+                    &self.cluster.controller.controller_namespace,
+                    &self.cluster.controller.controller_name,
+                )
+                .await?
+            }
+        };
+        let pem = api.cert().await;
+        self.controller = Some(api);
+        let (key, _) = crds::parse_sealing_key(&pem?).context("cannot use the certificate")?;
         Ok(key)
     }
 }
