@@ -11,6 +11,8 @@ pub mod metrics;
 pub mod reconcile;
 /// The loaded keys, kept current by a watch on the key Secrets.
 pub mod registry;
+/// The reconciler's writes, with responses decoded only as far as needed.
+pub mod requests;
 /// Key creation and renewal.
 pub mod rotation;
 /// HTTP API (`/healthz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`) and `/metrics`.

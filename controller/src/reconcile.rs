@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::registry::KeyRegistry;
+use crate::requests;
 
 /// Field manager of every write the controller makes.
 pub const FIELD_MANAGER: &str = "sealed-secrets-controller";
@@ -523,13 +524,14 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     }
     desired.metadata.namespace = Some(namespace.clone());
     let _writing = InFlight::start(ctx, &obj);
-    let result = api
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&desired),
-        )
-        .await;
+    let result = requests::patch(
+        &ctx.client,
+        api.resource_url(),
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired),
+    )
+    .await;
     crds::convert::zeroize_secret(&mut desired);
     let mut written = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
@@ -541,15 +543,20 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        written = api
-            .patch(&name, &params, &Patch::Merge(json!({ "data": removal })))
-            .await
-            .map_err(|e| Error::Update(name, e))?;
+        written = requests::patch(
+            &ctx.client,
+            api.resource_url(),
+            &name,
+            &params,
+            &Patch::Merge(json!({ "data": removal })),
+        )
+        .await
+        .map_err(|e| Error::Update(name, e))?;
     }
     ctx.remember_sync(
         obj,
         SyncState {
-            secret_version: written.metadata.resource_version,
+            secret_version: written,
             ..state
         },
     );
@@ -683,9 +690,7 @@ async fn create_event(
         ..Default::default()
     };
     let api: Api<ApiEvent> = Api::namespaced(ctx.client.clone(), &namespace);
-    api.create(&kube::api::PostParams::default(), &event)
-        .await
-        .map(|_| ())
+    requests::create(&ctx.client, api.resource_url(), &event).await
 }
 
 /// Sets the `Synced` condition (True when `error` is None, else False with its reason and
@@ -739,7 +744,12 @@ async fn update_status(
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    api.patch_status(&name, &params, &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
+    requests::patch_status(
+        &ctx.client,
+        api.resource_url(),
+        &name,
+        &params,
+        &Patch::Merge(&patch),
+    )
+    .await
 }
