@@ -533,7 +533,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     )
     .await;
     crds::convert::zeroize_secret(&mut desired);
-    let mut written = result.map_err(|e| Error::Update(name.clone(), e))?;
+    let mut written_version = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
         let removal: serde_json::Map<String, serde_json::Value> = stale_keys
             .into_iter()
@@ -543,7 +543,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        written = requests::patch(
+        written_version = requests::patch(
             &ctx.client,
             api.resource_url(),
             &name,
@@ -556,7 +556,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     ctx.remember_sync(
         obj,
         SyncState {
-            secret_version: written,
+            secret_version: written_version,
             ..state
         },
     );
