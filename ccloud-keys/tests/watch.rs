@@ -366,3 +366,89 @@ async fn commits_are_pushed_and_a_failed_push_is_retried() {
     )
     .await;
 }
+
+/// The watcher's rights in `env`'s namespace: Secrets and Events, and `update` on Secrets (which
+/// saving the state needs) only when `may_update`.
+fn grant(env: &Env, may_update: bool) {
+    let secret_verbs = if may_update {
+        "[get, list, watch, create, patch, update]"
+    } else {
+        "[get, list, watch, create, patch]"
+    };
+    let ns = &env.app_ns;
+    let rbac = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: watcher, namespace: {ns}}}
+rules:
+- {{apiGroups: [\"\"], resources: [secrets], verbs: {secret_verbs}}}
+- {{apiGroups: [\"\", events.k8s.io], resources: [events], verbs: [create, patch]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: watcher, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: watcher}}
+subjects:
+- {{kind: ServiceAccount, name: watcher, namespace: {ns}}}
+"
+    );
+    env.kubectl(&["apply", "-f", "-"], rbac.as_bytes());
+}
+
+/// The watcher's state as stored in the cluster.
+async fn stored_state(env: &Env) -> String {
+    let state = Api::<Secret>::namespaced(env.client.clone(), &env.app_ns)
+        .get("ccloud-keys-state")
+        .await
+        .expect("state Secret");
+    let bytes = state
+        .data
+        .and_then(|d| d.get("state.json").cloned())
+        .expect("state.json");
+    String::from_utf8(bytes.0).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn a_state_that_cannot_be_saved_is_saved_later_and_survives_a_restart() {
+    let env = Env::start("ccloud-state").await;
+    grant(&env, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("watcher.kubeconfig");
+    env.cp
+        .write_service_account_kubeconfig(&env.app_ns, "watcher", &kubeconfig)
+        .expect("kubeconfig");
+    let cert = format!("--cert={}", env.controller.cert_url());
+    let ns = format!("--namespace={}", env.app_ns);
+    let args = ["--env=dev", ns.as_str(), cert.as_str()];
+    let watch = WatchProcess::start(env.repo(), &kubeconfig, &args);
+    mint(&env, "KEY1AAAAAAAAAAAA", "first/Secret+1", None);
+
+    // The file is written (not committed: no --commit), then saving the state is forbidden.
+    watch
+        .wait_metric("ccloud_keys_errors_total{reason=\"state\"}", 1.0)
+        .await;
+    let file = env.repo().join(env.sealed_rel(NAME));
+    let written = std::fs::read(&file).expect("the file was written");
+    let key = format!("{}/{NAME}", env.app_ns);
+    assert!(!stored_state(&env).await.contains(&key));
+
+    // Once the watcher may update its state, the retry saves it, without writing the file again.
+    grant(&env, true);
+    eventually(Duration::from_secs(30), "the state to be saved", || async {
+        stored_state(&env).await.contains(&key).then_some(())
+    })
+    .await;
+    drop(watch);
+    assert_eq!(std::fs::read(&file).expect("read"), written);
+
+    // A restarted watcher knows the (still uncommitted) file as its own: nothing to do, no refusal.
+    let dir = env.repo().display().to_string();
+    let mut cmd = ccloud_keys(&["watch", "--once", "--repo", &dir]);
+    cmd.args(["--kubeconfig".as_ref(), kubeconfig.as_os_str()])
+        .args(args);
+    let out = run(cmd, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("refusing"), "{stderr}");
+    assert_eq!(std::fs::read(&file).expect("read"), written, "untouched");
+}

@@ -347,6 +347,15 @@ impl<'a> Watcher<'a> {
 
     async fn retry_failed(&mut self) {
         self.push();
+        if self.store.has_pending() {
+            match self.store.flush().await {
+                Ok(()) => tracing::info!("state saved"),
+                Err(e) => {
+                    self.metrics.errors.with_label_values(&["state"]).inc();
+                    tracing::error!(error = %format!("{e:#}"), "cannot save the state; will retry");
+                }
+            }
+        }
         let names: Vec<String> = std::mem::take(&mut self.failed).into_iter().collect();
         for name in names {
             match self.secrets.get_opt(&name).await {

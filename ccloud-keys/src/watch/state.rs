@@ -68,6 +68,9 @@ pub struct Store {
     entries: Entries,
     /// The state Secret as last read or written: the base of the next write.
     current: Secret,
+    /// Entries recorded here but not yet stored in the cluster (their save failed): a file
+    /// written meanwhile must still be recognised as the watcher's own after a restart.
+    pending: BTreeMap<String, Entry>,
 }
 
 impl Store {
@@ -124,6 +127,7 @@ impl Store {
             key,
             entries,
             current: secret,
+            pending: BTreeMap::new(),
         })
     }
 
@@ -141,13 +145,31 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Stores `entry` for `namespace/name` in the cluster. The write is based on the Secret as
-    /// last seen (one request); when someone else changed it meanwhile (409), their entries are
-    /// read back and the write is tried again.
+    /// Stores `entry` for `namespace/name` in the cluster (see [`Store::flush`]). It counts as
+    /// known at once, also when the write fails: [`Store::flush`] tries again later.
     pub async fn save(&mut self, namespace: &str, name: &str, entry: Entry) -> Result<()> {
         let id = format!("{namespace}/{name}");
+        self.entries.entries.insert(id.clone(), entry.clone());
+        self.pending.insert(id, entry);
+        self.flush().await
+    }
+
+    /// Whether some entry is known here but not stored in the cluster yet.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes the entries not stored yet. The write is based on the Secret as last seen (one
+    /// request); when someone else changed it meanwhile (409), their entries are read back and
+    /// the write is tried again.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         for _ in 0..5 {
-            self.entries.entries.insert(id.clone(), entry.clone());
+            for (id, entry) in &self.pending {
+                self.entries.entries.insert(id.clone(), entry.clone());
+            }
             let state = serde_json::to_vec(&self.entries).context("cannot encode the state")?;
             let mut secret = self.current.clone();
             secret
@@ -161,14 +183,16 @@ impl Store {
             {
                 Ok(saved) => {
                     self.current = saved;
+                    self.pending.clear();
                     return Ok(());
                 }
                 Err(kube::Error::Api(e)) if e.code == 409 => {
-                    self.current =
+                    let current =
                         self.api.get(&self.name).await.with_context(|| {
                             format!("cannot read the state Secret {}", self.name)
                         })?;
-                    self.entries = entries_of(&self.name, &self.current)?;
+                    self.entries = entries_of(&self.name, &current)?;
+                    self.current = current;
                 }
                 Err(e) => {
                     return Err(e)
