@@ -19,7 +19,6 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{predicates, Predicate};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -117,7 +116,10 @@ pub struct Context {
     pub settings: Settings,
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
-    synced: Mutex<HashMap<ObjectRef<SealedSecret>, SyncState>>,
+    /// Per SealedSecret: what its last reconcile was triggered by, and what its last sync
+    /// depended on. One map for both keeps one key per object (kube's `predicate_filter` would
+    /// keep a second cache with its own copies of name, namespace and uid).
+    objects: Mutex<HashMap<ObjectRef<SealedSecret>, ObjectState>>,
     /// One permit per CPU: more decrypting threads than cores would only preempt each other.
     unseal_slots: tokio::sync::Semaphore,
     /// SealedSecrets whose Secret write is in flight: a watch event for their Secret may be
@@ -125,6 +127,16 @@ pub struct Context {
     writing: Mutex<HashSet<ObjectRef<SealedSecret>>>,
     /// Wakes echo checks waiting for an in-flight write to finish.
     written: tokio::sync::Notify,
+}
+
+/// What is remembered about one SealedSecret.
+#[derive(Debug, Default)]
+struct ObjectState {
+    /// Hash of what decides the Secret besides its values' keys (uid, generation, labels,
+    /// annotations) when it was last let through to a reconcile.
+    trigger: Option<u64>,
+    /// The last successful sync.
+    sync: Option<SyncState>,
 }
 
 /// What a successful sync depended on; when none of it changed, the Secret is still right.
@@ -153,7 +165,7 @@ impl Context {
             settings,
             retries: Mutex::new(HashMap::new()),
             on_old_keys: Mutex::new(HashSet::new()),
-            synced: Mutex::new(HashMap::new()),
+            objects: Mutex::new(HashMap::new()),
             unseal_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
@@ -163,18 +175,38 @@ impl Context {
     }
 
     fn last_sync(&self, obj: &ObjectRef<SealedSecret>) -> Option<SyncState> {
-        self.synced
+        self.objects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(obj)
-            .cloned()
+            .and_then(|o| o.sync.clone())
     }
 
     fn remember_sync(&self, obj: ObjectRef<SealedSecret>, state: SyncState) {
-        self.synced
+        self.objects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(obj, state);
+            .entry(obj)
+            .or_default()
+            .sync = Some(state);
+    }
+
+    /// Whether a watch event of `sealed` can change its Secret: its uid, generation (spec),
+    /// labels or annotations differ from the last event let through. Status-only updates,
+    /// including the controller's own, are dropped here.
+    fn wants_reconcile(&self, sealed: &SealedSecret) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        sealed.metadata.uid.hash(&mut hasher);
+        sealed.metadata.generation.hash(&mut hasher);
+        sealed.metadata.labels.hash(&mut hasher);
+        sealed.metadata.annotations.hash(&mut hasher);
+        let trigger = Some(hasher.finish());
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let state = objects.entry(key(sealed)).or_default();
+        let changed = state.trigger != trigger;
+        state.trigger = trigger;
+        changed
     }
 
     /// The owner, owner uid and resourceVersion of a Secret watch event, when it could be the
@@ -212,10 +244,11 @@ impl Context {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let matches = self
-                .synced
+                .objects
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&obj)
+                .and_then(|o| o.sync.as_ref())
                 .is_some_and(|state| {
                     state.uid.as_deref() == Some(uid.as_str())
                         && state.secret_version.as_deref() == Some(version.as_str())
@@ -237,7 +270,7 @@ impl Context {
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
         let obj = key(sealed);
-        self.synced
+        self.objects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&obj);
@@ -319,12 +352,10 @@ pub async fn run(
             .applied_objects()
             // Status-only updates (including the controller's own) need no reconcile: only
             // spec (generation), labels or annotations change what the Secret should be.
-            .predicate_filter(
-                predicates::generation
-                    .combine(predicates::labels)
-                    .combine(predicates::annotations),
-                Default::default(),
-            );
+            .try_filter({
+                let ctx = ctx.clone();
+                move |sealed| futures::future::ready(ctx.wants_reconcile(sealed))
+            });
         let mut controller = Controller::for_stream(sealed_stream, reader)
             .with_config(ControllerConfig::default().concurrency(concurrency));
         if !ctx.settings.skip_recreate {
