@@ -195,13 +195,7 @@ impl Context {
     /// labels or annotations differ from the last event let through. Status-only updates,
     /// including the controller's own, are dropped here.
     fn wants_reconcile(&self, sealed: &SealedSecret) -> bool {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        sealed.metadata.uid.hash(&mut hasher);
-        sealed.metadata.generation.hash(&mut hasher);
-        sealed.metadata.labels.hash(&mut hasher);
-        sealed.metadata.annotations.hash(&mut hasher);
-        let trigger = Some(hasher.finish());
+        let trigger = Some(trigger(sealed));
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         let state = objects.entry(key(sealed)).or_default();
         let changed = state.trigger != trigger;
@@ -294,6 +288,18 @@ impl Context {
             .sealed_to_old_keys
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
+}
+
+/// Hash of what a watch event must change to need a reconcile: uid (re-created), generation
+/// (spec), labels and annotations. Status and resourceVersion do not count.
+fn trigger(sealed: &SealedSecret) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    sealed.metadata.uid.hash(&mut hasher);
+    sealed.metadata.generation.hash(&mut hasher);
+    sealed.metadata.labels.hash(&mut hasher);
+    sealed.metadata.annotations.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The key of a SealedSecret in the per-object maps: name and namespace only (an
@@ -783,4 +789,47 @@ async fn update_status(
         &Patch::Merge(&patch),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed() -> SealedSecret {
+        serde_json::from_value(json!({
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "apps", "uid": "u1", "generation": 1,
+                         "resourceVersion": "10", "labels": {"app": "db"}},
+            "spec": {"encryptedData": {"password": "AgB="}},
+        }))
+        .expect("a SealedSecret")
+    }
+
+    #[test]
+    fn only_spec_metadata_or_identity_changes_trigger_a_reconcile() {
+        let base = sealed();
+        let mut status_only = base.clone();
+        status_only.metadata.resource_version = Some("11".to_owned());
+        status_only.status = Some(Default::default());
+        assert_eq!(trigger(&status_only), trigger(&base), "status update");
+
+        let changes: [fn(&mut SealedSecret); 4] = [
+            |s| s.metadata.generation = Some(2),
+            |s| s.metadata.uid = Some("u2".to_owned()),
+            |s| {
+                s.labels_mut()
+                    .insert("tier".to_owned(), "backend".to_owned());
+            },
+            |s| {
+                s.annotations_mut()
+                    .insert(PATCH_ANNOTATION.to_owned(), "true".to_owned());
+            },
+        ];
+        for change in changes {
+            let mut changed = base.clone();
+            change(&mut changed);
+            assert_ne!(trigger(&changed), trigger(&base), "{changed:?}");
+        }
+    }
 }

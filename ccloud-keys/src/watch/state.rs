@@ -148,9 +148,7 @@ impl Store {
     /// Stores `entry` for `namespace/name` in the cluster (see [`Store::flush`]). It counts as
     /// known at once, also when the write fails: [`Store::flush`] tries again later.
     pub async fn save(&mut self, namespace: &str, name: &str, entry: Entry) -> Result<()> {
-        let id = format!("{namespace}/{name}");
-        self.entries.entries.insert(id.clone(), entry.clone());
-        self.pending.insert(id, entry);
+        self.pending.insert(format!("{namespace}/{name}"), entry);
         self.flush().await
     }
 
