@@ -3,6 +3,8 @@
 
 /// Command-line flags (the original's, plus kubeconfig and leader election).
 pub mod flags;
+/// Which Secrets exist, as the Secret watch saw them (to skip reading a Secret not yet made).
+pub mod known_secrets;
 /// Leader election through a Lease.
 pub mod leader;
 /// Prometheus metrics (the original's names, plus key health).

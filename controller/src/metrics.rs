@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Counter, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 const NS: &str = "sealed_secrets_controller";
@@ -32,6 +32,8 @@ pub struct Metrics {
     pub next_renewal: Gauge,
     /// New: SealedSecrets with a value sealed to a key other than the newest.
     pub sealed_to_old_keys: IntGauge,
+    /// New: CPU time spent decrypting SealedSecrets and rendering their Secrets.
+    pub unseal_cpu: Counter,
 }
 
 impl Metrics {
@@ -79,6 +81,13 @@ impl Metrics {
                 )
                 .namespace(NS),
             )?,
+            unseal_cpu: Counter::with_opts(
+                Opts::new(
+                    "unseal_cpu_seconds_total",
+                    "CPU time spent decrypting SealedSecrets and rendering their Secrets.",
+                )
+                .namespace(NS),
+            )?,
             registry,
         };
         m.registry.register(Box::new(build_info))?;
@@ -93,6 +102,7 @@ impl Metrics {
         }
         m.registry
             .register(Box::new(m.sealed_to_old_keys.clone()))?;
+        m.registry.register(Box::new(m.unseal_cpu.clone()))?;
         Ok(m)
     }
 

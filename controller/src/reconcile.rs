@@ -23,6 +23,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::known_secrets::KnownSecrets;
 use crate::metrics::Metrics;
 use crate::registry::KeyRegistry;
 use crate::requests;
@@ -127,6 +128,8 @@ pub struct Context {
     writing: Mutex<HashSet<ObjectRef<SealedSecret>>>,
     /// Wakes echo checks waiting for an in-flight write to finish.
     written: tokio::sync::Notify,
+    /// Which Secrets the Secret watch has seen.
+    known_secrets: KnownSecrets,
 }
 
 /// What is remembered about one SealedSecret.
@@ -171,6 +174,7 @@ impl Context {
             ),
             writing: Mutex::new(HashSet::new()),
             written: tokio::sync::Notify::new(),
+            known_secrets: KnownSecrets::default(),
         })
     }
 
@@ -319,19 +323,29 @@ pub async fn run(
     label_selector: String,
     concurrency: u16,
 ) {
-    let apis: Vec<(Api<SealedSecret>, Api<PartialObjectMeta<Secret>>)> = match namespaces {
-        None => vec![(Api::all(ctx.client.clone()), Api::all(ctx.client.clone()))],
+    type Apis = (
+        Option<String>,
+        Api<SealedSecret>,
+        Api<PartialObjectMeta<Secret>>,
+    );
+    let apis: Vec<Apis> = match namespaces {
+        None => vec![(
+            None,
+            Api::all(ctx.client.clone()),
+            Api::all(ctx.client.clone()),
+        )],
         Some(list) => list
             .iter()
             .map(|ns| {
                 (
+                    Some(ns.clone()),
                     Api::namespaced(ctx.client.clone(), ns),
                     Api::namespaced(ctx.client.clone(), ns),
                 )
             })
             .collect(),
     };
-    let controllers = apis.into_iter().map(|(sealed_api, secret_api)| {
+    let controllers = apis.into_iter().map(|(scope, sealed_api, secret_api)| {
         let mut wc = watcher::Config::default();
         if !label_selector.is_empty() {
             wc = wc.labels(&label_selector);
@@ -369,8 +383,10 @@ pub async fn run(
             // The echo of the controller's own write is dropped here: it would only cost a
             // reconcile and a GET of the Secret.
             let echo = ctx.clone();
+            let known = ctx.clone();
             let secrets = watcher::watcher(secret_api, watcher::Config::default())
                 .default_backoff()
+                .inspect_ok(move |event| known.known_secrets.observe(scope.as_deref(), event))
                 .try_filter(move |event| {
                     let probe = echo.echo_probe(event);
                     let echo = echo.clone();
@@ -481,12 +497,17 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let name = sealed.name_any();
     let namespace = sealed.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| Error::Update(name.clone(), e))?;
+    // A Secret the watch has never seen is created without reading it first.
+    let create_only = ctx.known_secrets.surely_absent(&namespace, &name);
+    let mut existing = if create_only {
+        None
+    } else {
+        api.get_opt(&name)
+            .await
+            .map_err(|e| Error::Update(name.clone(), e))?
+    };
     let obj = key(sealed);
-    let state = SyncState {
+    let mut state = SyncState {
         uid: sealed.metadata.uid.clone(),
         generation: sealed.metadata.generation,
         keys_version: ctx.registry.version(),
@@ -505,17 +526,57 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     // The semaphore is never closed; if it were, unsealing would simply go ahead.
     let slot = ctx.unseal_slots.acquire().await.ok();
     let unsealed = tokio::task::spawn_blocking(move || {
-        crds::convert::unseal_sealed_secret_detailed(
+        let start = thread_cpu();
+        let unsealed = crds::convert::unseal_sealed_secret_detailed(
             &input,
             &keys,
             &crds::template::GoTemplates,
             opts,
-        )
+        );
+        (unsealed, thread_cpu().saturating_sub(start))
     })
     .await;
     drop(slot);
-    let (mut desired, key_index) = unsealed.map_err(|_| Error::Task)??;
+    let (unsealed, cpu) = unsealed.map_err(|_| Error::Task)?;
+    ctx.metrics.unseal_cpu.inc_by(cpu.as_secs_f64());
+    let (mut desired, key_index) = unsealed?;
     ctx.note_key_use(obj.clone(), key_index > 0);
+    desired.metadata.namespace = Some(namespace.clone());
+
+    if create_only {
+        let _writing = InFlight::start(ctx, &obj);
+        match apply_secret(ctx, &api, &name, &mut desired, true).await {
+            Ok(written_version) => {
+                crds::convert::zeroize_secret(&mut desired);
+                ctx.remember_sync(
+                    obj,
+                    SyncState {
+                        secret_version: written_version,
+                        ..state
+                    },
+                );
+                return Ok(true);
+            }
+            // Someone made the Secret since the watch looked: read it and decide as usual.
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                tracing::debug!(namespace = %namespace, name = %name, "Secret appeared since the last watch event; reading it");
+                existing = match api.get_opt(&name).await {
+                    Ok(existing) => existing,
+                    Err(e) => {
+                        crds::convert::zeroize_secret(&mut desired);
+                        return Err(Error::Update(name, e));
+                    }
+                };
+                state.secret_version = existing
+                    .as_ref()
+                    .and_then(|s| s.metadata.resource_version.clone());
+            }
+            Err(e) => {
+                crds::convert::zeroize_secret(&mut desired);
+                return Err(Error::Update(name, e));
+            }
+        }
+    }
 
     let mut stale_keys = Vec::new();
     if let Some(existing) = &existing {
@@ -559,16 +620,8 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             return Err(Error::Immutable(format!("{namespace}/{name}")));
         }
     }
-    desired.metadata.namespace = Some(namespace.clone());
     let _writing = InFlight::start(ctx, &obj);
-    let result = requests::patch(
-        &ctx.client,
-        api.resource_url(),
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&desired),
-    )
-    .await;
+    let result = apply_secret(ctx, &api, &name, &mut desired, false).await;
     crds::convert::zeroize_secret(&mut desired);
     let mut written_version = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
@@ -598,6 +651,40 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         },
     );
     Ok(true)
+}
+
+/// A resourceVersion no object has: as a precondition of an apply it makes the apply
+/// create-only. The API server creates a missing object whatever resourceVersion the applied
+/// one carries, and refuses (409 Conflict) to change an existing one whose version differs.
+const NO_SUCH_VERSION: &str = "18446744073709551615";
+
+/// Server-side applies `desired` (forcing ownership of its fields) and returns the written
+/// resourceVersion. With `create_only` it fails with 409 Conflict if the Secret exists.
+async fn apply_secret(
+    ctx: &Context,
+    api: &Api<Secret>,
+    name: &str,
+    desired: &mut Secret,
+    create_only: bool,
+) -> Result<Option<String>, kube::Error> {
+    desired.metadata.resource_version = create_only.then(|| NO_SUCH_VERSION.to_owned());
+    requests::patch(
+        &ctx.client,
+        api.resource_url(),
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&*desired),
+    )
+    .await
+}
+
+/// CPU time the calling thread has used so far.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Marks a Secret write in flight for `is_own_write`; dropped after the outcome is remembered.

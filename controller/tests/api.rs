@@ -477,6 +477,13 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
         Some(0.0),
         "nothing sealed to an old key yet"
     );
+    // Two RSA-4096 decrypts at least (one per SealedSecret), each well over 10 µs.
+    let unseal_cpu = metric_value(&text, &format!("{P}unseal_cpu_seconds_total"), &[])
+        .expect("unseal_cpu_seconds_total");
+    assert!(
+        (20e-6..60.0).contains(&unseal_cpu),
+        "CPU spent unsealing two SealedSecrets: {unseal_cpu}s"
+    );
 
     // After a rotation, "good" is still sealed to the old key once reconciled again.
     rotate_key(&controller, &cert).await;

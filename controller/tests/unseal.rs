@@ -600,6 +600,66 @@ async fn an_unowned_existing_secret_is_left_untouched_and_reported() {
     );
 }
 
+/// New Secrets are created without reading them first when the controller's Secret watch has
+/// never seen them. Someone else's Secret created while the controller is already unsealing
+/// (after it decided the Secret was missing) must be refused, never taken over: each race ends
+/// with either the controller's Secret (the other create failed) or the other Secret untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_created_by_someone_else_during_unsealing_is_never_taken_over() {
+    let env = Env::start("race", &["--log-level", "debug"]).await;
+    let names: Vec<String> = (0..20).map(|i| format!("raced-{i}")).collect();
+    let races = names.iter().map(|name| {
+        let ours = env.seal(name, &[("password", b"ours")]);
+        let theirs = plain_secret(&env.app_ns, name, &[("password", b"theirs")]);
+        let api = env.secret_api();
+        let client = env.client.clone();
+        async move {
+            create_sealed(&client, &ours).await;
+            match api.create(&PostParams::default(), &theirs).await {
+                Ok(created) => Some(created),
+                Err(kube::Error::Api(e)) if e.code == 409 => None,
+                Err(e) => panic!("creating {name}: {e}"),
+            }
+        }
+    });
+    let outcomes = futures::future::join_all(races).await;
+
+    let mut theirs_kept = 0;
+    for (name, created) in names.iter().zip(outcomes) {
+        match created {
+            // The controller was first: its Secret, owned by the SealedSecret.
+            None => {
+                let secret = env.secret(name).await;
+                assert_eq!(value(&secret, "password"), b"ours", "{name}");
+                env.synced(name, "True").await;
+            }
+            Some(before) => {
+                theirs_kept += 1;
+                env.synced(name, "False").await;
+                let after = env.secret_now(name).await.expect("the Secret still exists");
+                assert_eq!(
+                    after.metadata.resource_version, before.metadata.resource_version,
+                    "{name}: the other Secret was not written"
+                );
+                assert_eq!(value(&after, "password"), b"theirs", "{name}: data kept");
+                assert!(
+                    after.metadata.owner_references.is_none(),
+                    "{name}: no owner reference was added"
+                );
+            }
+        }
+    }
+    let fallbacks = env
+        .controller
+        .log()
+        .matches("Secret appeared since the last watch event")
+        .count();
+    eprintln!(
+        "of 20 races: the other Secret kept in {theirs_kept}, created after the controller \
+         decided it was missing in {fallbacks}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_and_patch_annotated_existing_secrets_are_taken_over() {
     let env = Env::start("takeover", &[]).await;
