@@ -22,6 +22,16 @@
 //! 5. memory: `M` small SealedSecrets (1 value each) in another namespace, a fresh controller
 //!    watching only that namespace, its peak (VmHWM) and current (VmRSS) resident memory.
 //!
+//! Two measures of what the controller adds on top of RSA (target: unsealing ≥ 80 % of its CPU):
+//! - **in-process**: the controller's own `unseal_cpu_seconds_total` (thread CPU time inside
+//!   decrypt + render) over its whole CPU time, both read at the same moment. Independent of how
+//!   fast the host happens to be.
+//! - **against the raw decrypt measured alone**: values × raw decrypt time over the controller's
+//!   CPU per SealedSecret. On this shared 2-core machine RSA itself runs slower while
+//!   kube-apiserver and etcd share the cores, and the host's speed drifts between the raw
+//!   measurement and the run, so this one moves with the host (the in-place cost per value is
+//!   reported next to it).
+//!
 //! `--count 0` skips phases 2–4, `--rss-count 0` phase 5. `--controller-env` and
 //! `--controller-arg` pass environment variables and flags to every controller process (e.g.
 //! `--controller-env MALLOC_ARENA_MAX=2`).
@@ -1184,7 +1194,7 @@ impl Report {
             ideal(p).map_or("—".to_owned(), |i| format!("{i:.2} ms"))
         });
         row(
-            "**RSA share of controller CPU** (target ≥ 80 %)",
+            "RSA share against the raw decrypt measured alone (moves with the host)",
             &|p| match (ideal(p), cpu_per(p)) {
                 (Some(i), Some(c)) if c > 0.0 => format!("{:.0} %", 100.0 * i / c),
                 _ => "—".to_owned(),
@@ -1192,16 +1202,13 @@ impl Report {
         );
         // Host-independent: both sides are measured in the same process at the same time, so
         // a host that is slower during the run than during the raw measurement does not count.
+        row("in place: CPU inside decrypt + render per value", &|p| {
+            p.unseal_cpu_at_synced.map_or("—".to_owned(), |u| {
+                format!("{:.3} ms", u * 1e3 / (per(p) * p.target.values as f64))
+            })
+        });
         row(
-            "CPU inside decrypt + render per value (`unseal_cpu_seconds_total`)",
-            &|p| {
-                p.unseal_cpu_at_synced.map_or("—".to_owned(), |u| {
-                    format!("{:.3} ms", u * 1e3 / (per(p) * p.target.values as f64))
-                })
-            },
-        );
-        row(
-            "**share of controller CPU inside decrypt + render**",
+            "**unsealing share of controller CPU** (in-process; target ≥ 80 %)",
             &|p| match (p.unseal_cpu_at_synced, cpu(p)) {
                 (Some(u), Some(c)) if !c.is_zero() => {
                     format!("{:.0} %", 100.0 * u / c.as_secs_f64())
