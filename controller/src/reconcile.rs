@@ -653,10 +653,11 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     Ok(true)
 }
 
-/// A resourceVersion no object has: as a precondition of an apply it makes the apply
-/// create-only. The API server creates a missing object whatever resourceVersion the applied
-/// one carries, and refuses (409 Conflict) to change an existing one whose version differs.
-const NO_SUCH_VERSION: &str = "18446744073709551615";
+/// A resourceVersion no object has (etcd revisions are positive 64-bit integers, and this is
+/// the largest): as a precondition of an apply it makes the apply create-only. The API server
+/// creates a missing object whatever resourceVersion the applied one carries, and refuses (409
+/// Conflict) to change an existing one whose version differs.
+const NO_SUCH_VERSION: &str = "9223372036854775807";
 
 /// Server-side applies `desired` (forcing ownership of its fields) and returns the written
 /// resourceVersion. With `create_only` it fails with 409 Conflict if the Secret exists.
