@@ -7,9 +7,9 @@
 //! reconciler falls back to reading the Secret, so a stale answer costs a request, never an
 //! unowned Secret.
 //!
-//! Only a 64-bit hash of namespace and name is kept per Secret (about 16 bytes at 10,000
-//! Secrets' load factor). A collision can only make a missing Secret look present, which sends
-//! the reconciler down the ordinary GET path.
+//! Only a 64-bit hash of namespace and name is kept per Secret (9 to 18 bytes each, with the
+//! hash table's spare room). A collision can only make a missing Secret look present, which
+//! sends the reconciler down the ordinary GET path.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
