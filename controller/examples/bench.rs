@@ -939,8 +939,16 @@ async fn wait_phase(
     };
     let api0 = process_cpu(servers.apiserver)?;
     let etcd0 = process_cpu(servers.etcd)?;
-    let reconciles0 = controller.metric(UNSEAL_METRIC).unwrap_or(0.0);
-    let unseal_cpu0 = controller.metric(UNSEAL_CPU_METRIC).unwrap_or(0.0);
+    // Counters of a fresh process start at zero; reading them now could already count work.
+    let counter_base = |name: &str| {
+        if target.since_start {
+            0.0
+        } else {
+            controller.metric(name).unwrap_or(0.0)
+        }
+    };
+    let reconciles0 = counter_base(UNSEAL_METRIC);
+    let unseal_cpu0 = counter_base(UNSEAL_CPU_METRIC);
     let errors0 = controller.metric(UNSEAL_ERRORS_METRIC).unwrap_or(0.0);
     let events0 = event_count(client, ns).await?;
     let mut phase = Phase {

@@ -7,9 +7,10 @@
 //! reconciler falls back to reading the Secret, so a stale answer costs a request, never an
 //! unowned Secret.
 //!
-//! Only a 64-bit hash of namespace and name is kept per Secret (9 to 18 bytes each, with the
-//! hash table's spare room). A collision can only make a missing Secret look present, which
-//! sends the reconciler down the ordinary GET path.
+//! Only a 64-bit hash of namespace and name is kept per Secret (about 10 to 21 bytes each with
+//! the hash table's spare room, twice that during a relist). A collision is harmless either way:
+//! a missing Secret that looks present is read first, as without this index; a present one that
+//! looks missing (its twin was deleted) gets the create-only write's conflict and is then read.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -19,11 +20,14 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
-/// The Secrets each Secret watch has seen, by the watch's scope (a namespace, or `None` for all).
+/// The Secrets each Secret watch has seen, by the watch's scope: a namespace, or [`ALL`].
 #[derive(Debug, Default)]
 pub struct KnownSecrets {
-    scopes: Mutex<HashMap<Option<String>, Scope>>,
+    scopes: Mutex<HashMap<String, Scope>>,
 }
+
+/// The scope key of a cluster-wide watch (no namespace has an empty name).
+const ALL: &str = "";
 
 /// What one watch has seen.
 #[derive(Debug, Default)]
@@ -39,8 +43,14 @@ struct Scope {
 impl KnownSecrets {
     /// Records one event of the Secret watch whose scope is `scope`.
     pub fn observe(&self, scope: Option<&str>, event: &Event<PartialObjectMeta<Secret>>) {
+        let scope = scope.unwrap_or(ALL);
         let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        let known = scopes.entry(scope.map(str::to_owned)).or_default();
+        if !scopes.contains_key(scope) {
+            scopes.insert(scope.to_owned(), Scope::default());
+        }
+        let Some(known) = scopes.get_mut(scope) else {
+            return;
+        };
         match event {
             Event::Init => known.listing = Some(HashSet::new()),
             Event::InitApply(secret) => {
@@ -75,9 +85,7 @@ impl KnownSecrets {
     /// whenever the watch has not completed a list (or there is no watch, `--skip-recreate`).
     pub fn surely_absent(&self, namespace: &str, name: &str) -> bool {
         let scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        let scope = scopes
-            .get(&Some(namespace.to_owned()))
-            .or_else(|| scopes.get(&None));
+        let scope = scopes.get(namespace).or_else(|| scopes.get(ALL));
         scope.is_some_and(|s| s.listed && !s.present.contains(&id(namespace, name)))
     }
 }
@@ -140,14 +148,14 @@ mod tests {
     }
 
     #[test]
-    fn a_relist_replaces_what_was_seen_and_keeps_events_during_it() {
+    fn a_relist_replaces_what_was_seen_once_it_completes() {
         let known = KnownSecrets::default();
         known.observe(Some("app"), &Event::Init);
         known.observe(Some("app"), &Event::InitApply(secret("app", "gone")));
         known.observe(Some("app"), &Event::InitDone);
         // The watch restarts: until its list completes, the old view still answers.
         known.observe(Some("app"), &Event::Init);
-        known.observe(Some("app"), &Event::Apply(secret("app", "new")));
+        known.observe(Some("app"), &Event::InitApply(secret("app", "new")));
         assert!(!known.surely_absent("app", "gone"));
         known.observe(Some("app"), &Event::InitDone);
         assert!(
@@ -156,7 +164,7 @@ mod tests {
         );
         assert!(
             !known.surely_absent("app", "new"),
-            "created during the list"
+            "created while the watch was down"
         );
     }
 }

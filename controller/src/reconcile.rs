@@ -497,9 +497,8 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let name = sealed.name_any();
     let namespace = sealed.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    // A Secret the watch has never seen is created without reading it first.
-    let create_only = ctx.known_secrets.surely_absent(&namespace, &name);
-    let mut existing = if create_only {
+    // A Secret the watch has never seen is not read first: it is created below, create-only.
+    let existing = if ctx.known_secrets.surely_absent(&namespace, &name) {
         None
     } else {
         api.get_opt(&name)
@@ -543,85 +542,99 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     ctx.note_key_use(obj.clone(), key_index > 0);
     desired.metadata.namespace = Some(namespace.clone());
 
-    if create_only {
-        let _writing = InFlight::start(ctx, &obj);
-        match apply_secret(ctx, &api, &name, &mut desired, true).await {
-            Ok(written_version) => {
-                crds::convert::zeroize_secret(&mut desired);
-                ctx.remember_sync(
-                    obj,
-                    SyncState {
-                        secret_version: written_version,
-                        ..state
-                    },
-                );
-                return Ok(true);
-            }
-            // Someone made the Secret since the watch looked: read it and decide as usual.
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::debug!(namespace = %namespace, name = %name, "Secret appeared since the last watch event; reading it");
-                existing = match api.get_opt(&name).await {
-                    Ok(existing) => existing,
-                    Err(e) => {
-                        crds::convert::zeroize_secret(&mut desired);
-                        return Err(Error::Update(name, e));
+    // A Secret believed missing (never seen by the watch, or not found just now) is created
+    // with a create-only apply. If someone made it meanwhile, the apply is refused (409) and
+    // the Secret is read and judged below like any existing one.
+    let existing = match existing {
+        Some(existing) => existing,
+        None => {
+            let _writing = InFlight::start(ctx, &obj);
+            match apply_secret(ctx, &api, &name, &mut desired, Some(NO_SUCH_VERSION)).await {
+                Ok(written_version) => {
+                    crds::convert::zeroize_secret(&mut desired);
+                    ctx.remember_sync(
+                        obj,
+                        SyncState {
+                            secret_version: written_version,
+                            ..state
+                        },
+                    );
+                    return Ok(true);
+                }
+                Err(kube::Error::Api(conflict)) if conflict.code == 409 => {
+                    tracing::debug!(namespace = %namespace, name = %name, "the Secret exists after all; reading it");
+                    match api.get_opt(&name).await {
+                        Ok(Some(existing)) => existing,
+                        // Deleted again since: the retry starts over.
+                        Ok(None) => {
+                            crds::convert::zeroize_secret(&mut desired);
+                            return Err(Error::Update(name, kube::Error::Api(conflict)));
+                        }
+                        Err(e) => {
+                            crds::convert::zeroize_secret(&mut desired);
+                            return Err(Error::Update(name, e));
+                        }
                     }
-                };
-                state.secret_version = existing
-                    .as_ref()
-                    .and_then(|s| s.metadata.resource_version.clone());
-            }
-            Err(e) => {
-                crds::convert::zeroize_secret(&mut desired);
-                return Err(Error::Update(name, e));
+                }
+                Err(e) => {
+                    crds::convert::zeroize_secret(&mut desired);
+                    return Err(Error::Update(name, e));
+                }
             }
         }
-    }
+    };
+    state.secret_version = existing.metadata.resource_version.clone();
 
-    let mut stale_keys = Vec::new();
-    if let Some(existing) = &existing {
-        let uid = sealed.metadata.uid.as_deref();
-        let owned = existing
-            .owner_references()
-            .iter()
-            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid);
-        let annotated = |key: &str| existing.annotations().get(key).is_some_and(|v| v == "true");
-        let managed = annotated(MANAGED_ANNOTATION);
-        let patch = annotated(PATCH_ANNOTATION);
-        if !owned && !managed && !patch {
-            crds::convert::zeroize_secret(&mut desired);
-            return Err(Error::Unmanaged(name));
-        }
-        if patch && !managed && !owned {
-            // Merge our values into someone else's Secret without taking it over.
-            desired.metadata.owner_references = None;
-        }
-        // Without the patch annotation the Secret holds exactly our data keys, as in the
-        // original (labels and annotations others added are kept).
-        stale_keys = if patch {
-            Vec::new()
-        } else {
-            existing
-                .data
-                .iter()
-                .flatten()
-                .map(|(k, _)| k)
-                .filter(|k| !desired.data.as_ref().is_some_and(|d| d.contains_key(*k)))
-                .cloned()
-                .collect()
-        };
-        if stale_keys.is_empty() && matches(existing, &desired) {
-            crds::convert::zeroize_secret(&mut desired);
-            ctx.remember_sync(obj, state);
-            return Ok(false);
-        }
-        if existing.immutable == Some(true) && existing.data != desired.data {
-            crds::convert::zeroize_secret(&mut desired);
-            return Err(Error::Immutable(format!("{namespace}/{name}")));
-        }
+    let uid = sealed.metadata.uid.as_deref();
+    let owned = existing
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid);
+    let annotated = |key: &str| existing.annotations().get(key).is_some_and(|v| v == "true");
+    let managed = annotated(MANAGED_ANNOTATION);
+    let patch = annotated(PATCH_ANNOTATION);
+    if !owned && !managed && !patch {
+        crds::convert::zeroize_secret(&mut desired);
+        return Err(Error::Unmanaged(name));
     }
+    if patch && !managed && !owned {
+        // Merge our values into someone else's Secret without taking it over.
+        desired.metadata.owner_references = None;
+    }
+    // Without the patch annotation the Secret holds exactly our data keys, as in the
+    // original (labels and annotations others added are kept).
+    let stale_keys = if patch {
+        Vec::new()
+    } else {
+        existing
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .filter(|k| !desired.data.as_ref().is_some_and(|d| d.contains_key(*k)))
+            .cloned()
+            .collect()
+    };
+    if stale_keys.is_empty() && matches(&existing, &desired) {
+        crds::convert::zeroize_secret(&mut desired);
+        ctx.remember_sync(obj, state);
+        return Ok(false);
+    }
+    if existing.immutable == Some(true) && existing.data != desired.data {
+        crds::convert::zeroize_secret(&mut desired);
+        return Err(Error::Immutable(format!("{namespace}/{name}")));
+    }
+    // Conditional on the version just judged: if the Secret changed since, the apply is refused
+    // (409) and the retry judges it afresh.
     let _writing = InFlight::start(ctx, &obj);
-    let result = apply_secret(ctx, &api, &name, &mut desired, false).await;
+    let result = apply_secret(
+        ctx,
+        &api,
+        &name,
+        &mut desired,
+        existing.metadata.resource_version.as_deref(),
+    )
+    .await;
     crds::convert::zeroize_secret(&mut desired);
     let mut written_version = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
@@ -659,16 +672,17 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
 /// Conflict) to change an existing one whose version differs.
 const NO_SUCH_VERSION: &str = "9223372036854775807";
 
-/// Server-side applies `desired` (forcing ownership of its fields) and returns the written
-/// resourceVersion. With `create_only` it fails with 409 Conflict if the Secret exists.
+/// Server-side applies `desired` (forcing ownership of its fields) if the Secret's
+/// resourceVersion is still `precondition` ([`NO_SUCH_VERSION`]: if it does not exist), and
+/// returns the written resourceVersion. A changed Secret gets 409 Conflict.
 async fn apply_secret(
     ctx: &Context,
     api: &Api<Secret>,
     name: &str,
     desired: &mut Secret,
-    create_only: bool,
+    precondition: Option<&str>,
 ) -> Result<Option<String>, kube::Error> {
-    desired.metadata.resource_version = create_only.then(|| NO_SUCH_VERSION.to_owned());
+    desired.metadata.resource_version = precondition.map(str::to_owned);
     requests::patch(
         &ctx.client,
         api.resource_url(),

@@ -477,7 +477,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
         Some(0.0),
         "nothing sealed to an old key yet"
     );
-    // Two RSA-4096 decrypts at least (one per SealedSecret), each well over 10 µs.
+    // Two RSA decrypts at least (one per SealedSecret), each well over 10 µs.
     let unseal_cpu = metric_value(&text, &format!("{P}unseal_cpu_seconds_total"), &[])
         .expect("unseal_cpu_seconds_total");
     assert!(

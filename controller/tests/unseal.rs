@@ -635,7 +635,12 @@ async fn a_secret_created_by_someone_else_during_unsealing_is_never_taken_over()
             }
             Some(before) => {
                 theirs_kept += 1;
-                env.synced(name, "False").await;
+                let failed = env.synced(name, "False").await;
+                let (_, message) = synced_condition(&failed).expect("condition present");
+                assert!(
+                    message.contains("already exists and is not managed by SealedSecret"),
+                    "{name}: refused as unmanaged, not failed otherwise: {message:?}"
+                );
                 let after = env.secret_now(name).await.expect("the Secret still exists");
                 assert_eq!(
                     after.metadata.resource_version, before.metadata.resource_version,
@@ -652,11 +657,64 @@ async fn a_secret_created_by_someone_else_during_unsealing_is_never_taken_over()
     let fallbacks = env
         .controller
         .log()
-        .matches("Secret appeared since the last watch event")
+        .matches("the Secret exists after all")
         .count();
     eprintln!(
         "of 20 races: the other Secret kept in {theirs_kept}, created after the controller \
          decided it was missing in {fallbacks}"
+    );
+}
+
+/// The same race made certain: a SealedSecret with 1,000 values keeps the controller
+/// decrypting for a while after it found no Secret; someone else creates the Secret in that
+/// window. The controller's create-only write is refused, and the Secret is judged as unowned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_created_while_a_large_sealed_secret_is_decrypted_is_refused() {
+    let env = Env::start("slow-race", &["--log-level", "debug"]).await;
+    let values: Vec<(String, Vec<u8>)> = (0..1000)
+        .map(|i| (format!("key-{i}"), b"ours".to_vec()))
+        .collect();
+    let data: Vec<(&str, &[u8])> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    let sealed = env.seal("big", &data);
+    let started = std::time::Instant::now();
+    create_sealed(&env.client, &sealed).await;
+    // The reconcile has started (it counts itself first), so the controller has already
+    // decided the Secret is missing; 1,000 decrypts keep it busy for a while after that.
+    while env.metric(REQUESTS_TOTAL, &[]).unwrap_or(0.0) < 1.0 {
+        assert!(started.elapsed() < WAIT, "the reconcile did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("reconcile started after {:?}", started.elapsed());
+    let theirs = plain_secret(&env.app_ns, "big", &[("password", b"theirs")]);
+    let before = env
+        .secret_api()
+        .create(&PostParams::default(), &theirs)
+        .await
+        .expect("the controller is still decrypting 1,000 values: the name is free");
+
+    let failed = env.synced("big", "False").await;
+    eprintln!("refused after {:?}", started.elapsed());
+    let (_, message) = synced_condition(&failed).expect("condition present");
+    assert!(
+        message.contains("Resource \"big\" already exists and is not managed by SealedSecret"),
+        "condition message: {message:?}"
+    );
+    let after = env
+        .secret_now("big")
+        .await
+        .expect("the Secret still exists");
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    assert_eq!(data_keys(&after), vec!["password".to_owned()]);
+    assert!(after.metadata.owner_references.is_none());
+    assert!(
+        env.controller.log().contains("the Secret exists after all"),
+        "the refusal came from the create-only write's conflict"
     );
 }
 
