@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crds::convert::ZeroizingSecret;
 use crds::types::{MANAGED_ANNOTATION, PATCH_ANNOTATION};
 use crds::{SealedSecret, UnsealError, UnsealOptions};
 use futures::{StreamExt, TryStreamExt};
@@ -504,6 +505,7 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         api.get_opt(&name)
             .await
             .map_err(|e| Error::Update(name.clone(), e))?
+            .map(ZeroizingSecret)
     };
     let obj = key(sealed);
     let mut state = SyncState {
@@ -538,7 +540,8 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     drop(slot);
     let (unsealed, cpu) = unsealed.map_err(|_| Error::Task)?;
     ctx.metrics.unseal_cpu.inc_by(cpu.as_secs_f64());
-    let (mut desired, key_index) = unsealed?;
+    let (desired, key_index) = unsealed?;
+    let mut desired = ZeroizingSecret(desired);
     ctx.note_key_use(obj.clone(), key_index > 0);
     desired.metadata.namespace = Some(namespace.clone());
 
@@ -551,7 +554,6 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             let _writing = InFlight::start(ctx, &obj);
             match apply_secret(ctx, &api, &name, &mut desired, Some(NO_SUCH_VERSION)).await {
                 Ok(written_version) => {
-                    crds::convert::zeroize_secret(&mut desired);
                     ctx.remember_sync(
                         obj,
                         SyncState {
@@ -564,22 +566,13 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
                 Err(kube::Error::Api(conflict)) if conflict.code == 409 => {
                     tracing::debug!(namespace = %namespace, name = %name, "the Secret exists after all; reading it");
                     match api.get_opt(&name).await {
-                        Ok(Some(existing)) => existing,
+                        Ok(Some(existing)) => ZeroizingSecret(existing),
                         // Deleted again since: the retry starts over.
-                        Ok(None) => {
-                            crds::convert::zeroize_secret(&mut desired);
-                            return Err(Error::Update(name, kube::Error::Api(conflict)));
-                        }
-                        Err(e) => {
-                            crds::convert::zeroize_secret(&mut desired);
-                            return Err(Error::Update(name, e));
-                        }
+                        Ok(None) => return Err(Error::Update(name, kube::Error::Api(conflict))),
+                        Err(e) => return Err(Error::Update(name, e)),
                     }
                 }
-                Err(e) => {
-                    crds::convert::zeroize_secret(&mut desired);
-                    return Err(Error::Update(name, e));
-                }
+                Err(e) => return Err(Error::Update(name, e)),
             }
         }
     };
@@ -594,7 +587,6 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let managed = annotated(MANAGED_ANNOTATION);
     let patch = annotated(PATCH_ANNOTATION);
     if !owned && !managed && !patch {
-        crds::convert::zeroize_secret(&mut desired);
         return Err(Error::Unmanaged(name));
     }
     if patch && !managed && !owned {
@@ -616,12 +608,10 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             .collect()
     };
     if stale_keys.is_empty() && matches(&existing, &desired) {
-        crds::convert::zeroize_secret(&mut desired);
         ctx.remember_sync(obj, state);
         return Ok(false);
     }
     if existing.immutable == Some(true) && existing.data != desired.data {
-        crds::convert::zeroize_secret(&mut desired);
         return Err(Error::Immutable(format!("{namespace}/{name}")));
     }
     // Conditional on the version just judged: if the Secret changed since, the apply is refused
@@ -635,7 +625,6 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
         existing.metadata.resource_version.as_deref(),
     )
     .await;
-    crds::convert::zeroize_secret(&mut desired);
     let mut written_version = result.map_err(|e| Error::Update(name.clone(), e))?;
     if !stale_keys.is_empty() {
         let removal: serde_json::Map<String, serde_json::Value> = stale_keys

@@ -530,6 +530,38 @@ pub fn merge_into(orig: &mut SealedSecret, update: SealedSecret) {
     }
 }
 
+/// A Secret whose values are overwritten when it is dropped, on every path out of the code
+/// that holds it (early returns, errors, a cancelled future).
+pub struct ZeroizingSecret(pub Secret);
+
+impl std::fmt::Debug for ZeroizingSecret {
+    /// Names the Secret, never its values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZeroizingSecret")
+            .field("name", &self.0.metadata.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for ZeroizingSecret {
+    type Target = Secret;
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ZeroizingSecret {
+    fn deref_mut(&mut self) -> &mut Secret {
+        &mut self.0
+    }
+}
+
+impl Drop for ZeroizingSecret {
+    fn drop(&mut self) {
+        zeroize_secret(&mut self.0);
+    }
+}
+
 /// Overwrites the plaintext values held in a Secret.
 pub fn zeroize_secret(secret: &mut Secret) {
     for v in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
