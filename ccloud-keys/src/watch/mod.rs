@@ -369,10 +369,10 @@ impl<'a> Watcher<'a> {
         }
     }
 
-    /// Handles one Secret, then wipes its values from memory.
-    async fn process(&mut self, mut live: Secret) {
+    /// Handles one Secret; its values are wiped from memory however this ends.
+    async fn process(&mut self, live: Secret) {
+        let live = crds::convert::ZeroizingSecret(live);
         self.process_one(&live).await;
-        crds::convert::zeroize_secret(&mut live);
     }
 
     /// Handles one Secret, logging and counting the outcome; failures are retried later.
