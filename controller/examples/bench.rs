@@ -767,8 +767,9 @@ impl Controller {
         process_cpu(self.pid)
     }
 
-    fn system_cpu(&self) -> Result<Duration> {
-        process_cpu_split(self.pid).map(|(_, system)| system)
+    /// (all CPU, of which kernel), from one reading.
+    fn cpu_and_system(&self) -> Result<(Duration, Duration)> {
+        process_cpu_split(self.pid).map(|(user, system)| (user + system, system))
     }
 
     fn memory(&self) -> Result<Memory> {
@@ -935,7 +936,7 @@ async fn wait_phase(
     let (cpu_base, system_base) = if target.since_start {
         (Duration::ZERO, Duration::ZERO)
     } else {
-        (controller.cpu()?, controller.system_cpu()?)
+        controller.cpu_and_system()?
     };
     let api0 = process_cpu(servers.apiserver)?;
     let etcd0 = process_cpu(servers.etcd)?;
@@ -1002,8 +1003,9 @@ async fn wait_phase(
         }
         if synced >= target.count && phase.all_synced.is_none() {
             phase.all_synced = Some(now);
-            phase.cpu_at_synced = Some(controller.cpu()?.saturating_sub(cpu_base));
-            phase.system_cpu_at_synced = Some(controller.system_cpu()?.saturating_sub(system_base));
+            let (cpu, system) = controller.cpu_and_system()?;
+            phase.cpu_at_synced = Some(cpu.saturating_sub(cpu_base));
+            phase.system_cpu_at_synced = Some(system.saturating_sub(system_base));
             phase.unseal_cpu_at_synced = controller
                 .metric(UNSEAL_CPU_METRIC)
                 .map(|c| c - unseal_cpu0);

@@ -45,11 +45,14 @@ impl KnownSecrets {
     pub fn observe(&self, scope: Option<&str>, event: &Event<PartialObjectMeta<Secret>>) {
         let scope = scope.unwrap_or(ALL);
         let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        if !scopes.contains_key(scope) {
-            scopes.insert(scope.to_owned(), Scope::default());
-        }
-        let Some(known) = scopes.get_mut(scope) else {
-            return;
+        // Every watch starts with `Init`: that is where its scope is made.
+        let known = if let Event::Init = event {
+            scopes.entry(scope.to_owned()).or_default()
+        } else {
+            match scopes.get_mut(scope) {
+                Some(known) => known,
+                None => return,
+            }
         };
         match event {
             Event::Init => known.listing = Some(HashSet::new()),
