@@ -52,8 +52,8 @@ const ADMIN_USER: &str = "admin";
 /// Reads PIDs to watch (`PID` adds, `-PID` removes) from stdin and kills the remaining ones
 /// once stdin reaches EOF, i.e. once the test process is gone.
 /// SIGKILL at once: all state is disposable, and nothing must outlive the test binary.
-/// `$1` is the control plane directory; its etcd data (the only large part) is removed, the
-/// logs stay for post-mortems.
+/// `$1` is the control plane directory: removed, unless `$2` is `keep` (`ENVTEST_KEEP` set), when
+/// only its etcd data (the large part) goes and the logs stay for post-mortems.
 const WATCHDOG_SCRIPT: &str = r#"
 pids=
 while read -r line; do
@@ -65,7 +65,7 @@ done
 [ -n "$pids" ] || exit 0
 kill -KILL $pids 2>/dev/null
 sleep 0.2
-rm -rf "$1/etcd"
+if [ "$2" = keep ]; then rm -rf "$1/etcd"; else rm -rf "$1"; fi
 "#;
 
 /// A running etcd + kube-apiserver pair, stopped on drop.
@@ -493,7 +493,7 @@ impl Drop for ControlPlane {
         get_mut(&mut self.watchdog).process.stop();
         get_mut(&mut self.apiserver).stop();
         self.etcd.stop();
-        let keep = std::thread::panicking() || std::env::var_os("ENVTEST_KEEP").is_some();
+        let keep = std::thread::panicking() || keep_dir();
         if let Some(dir) = self.dir.take() {
             if keep {
                 eprintln!(
@@ -504,6 +504,11 @@ impl Drop for ControlPlane {
             }
         }
     }
+}
+
+/// Whether `ENVTEST_KEEP` asks to keep each control plane's directory (logs) after it stops.
+fn keep_dir() -> bool {
+    std::env::var_os("ENVTEST_KEEP").is_some()
 }
 
 /// Locks `m`, ignoring poisoning (the data is a process handle, always usable).
@@ -551,6 +556,7 @@ impl Watchdog {
             .arg(WATCHDOG_SCRIPT)
             .arg("envtest-watchdog")
             .arg(dir)
+            .arg(if keep_dir() { "keep" } else { "remove" })
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

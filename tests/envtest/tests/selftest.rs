@@ -251,7 +251,7 @@ async fn two_control_planes_run_side_by_side_and_stop_on_drop() {
 const HELPER_ENV: &str = "ENVTEST_SELFTEST_WATCHDOG_HELPER";
 
 /// Run by `watchdog_stops_processes_of_a_killed_test_binary` in a child test process: starts a
-/// control plane, prints its PIDs and waits to be killed.
+/// control plane, prints its PIDs and directory and waits to be killed.
 #[tokio::test]
 #[ignore = "helper, only does something when run by another test"]
 async fn watchdog_helper() {
@@ -259,6 +259,7 @@ async fn watchdog_helper() {
         return;
     }
     let cp = ControlPlane::start().await.expect("control plane");
+    println!("DIR {}", cp.dir().display());
     println!("PIDS {} {}", cp.etcd_pid(), cp.apiserver_pid());
     std::mem::forget(cp); // as with a static: never dropped
     tokio::time::sleep(Duration::from_secs(600)).await;
@@ -269,14 +270,17 @@ fn watchdog_stops_processes_of_a_killed_test_binary() {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--ignored", "--exact", "watchdog_helper", "--nocapture"])
         .env(HELPER_ENV, "1")
+        .env_remove("ENVTEST_KEEP")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn helper");
     let stdout = child.stdout.take().expect("stdout");
-    let pids: Vec<u32> = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let dir = lines
+        .find_map(|l| l.strip_prefix("DIR ").map(PathBuf::from))
+        .expect("helper printed no directory (did its control plane start?)");
+    let pids: Vec<u32> = lines
         .find_map(|l| {
             l.strip_prefix("PIDS ")
                 .map(|p| p.split(' ').map(|n| n.parse().expect("pid")).collect())
@@ -285,7 +289,15 @@ fn watchdog_stops_processes_of_a_killed_test_binary() {
     assert_eq!(pids.len(), 2);
     assert!(pids.iter().all(|&p| pid_alive(p)));
 
+    assert!(dir.is_dir());
+
     child.kill().expect("SIGKILL the helper");
     child.wait().expect("reap the helper");
     wait_dead(&pids, Duration::from_secs(10));
+    // The watchdog removes the directory right after the kill; nothing is left in $TMPDIR.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "{} left behind", dir.display());
 }
