@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use crds::convert::ZeroizingSecret;
 use crds::manifest::{self, Format};
 use crds::{PublicKey, Scope, SealOptions, SealedSecret};
 use k8s_openapi::api::core::v1::Secret;
@@ -225,28 +226,32 @@ fn fallback_namespace(cli: &Cli) -> Result<Option<String>> {
 }
 
 /// The Secrets to seal: from `--from-file` with `--name`, or the documents of the input.
-fn input_secrets(cli: &Cli) -> Result<Vec<Secret>> {
+/// The Secrets to seal, wiped when dropped (also on the error paths of their consumers).
+fn input_secrets(cli: &Cli) -> Result<Vec<ZeroizingSecret>> {
     let f = &cli.seal;
     if !f.from_file.is_empty() {
         let Some(name) = f.name.as_ref() else {
             bail!("--from-file requires --raw, or --name to build a Secret from the files");
         };
-        let mut data = BTreeMap::new();
-        for spec in &f.from_file {
-            let (key, path) = from_file_spec(spec)?;
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("cannot read --from-file {}", path.display()))?;
-            data.insert(key, ByteString(bytes));
-        }
-        return Ok(vec![Secret {
+        let mut secret = ZeroizingSecret(Secret {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 ..ObjectMeta::default()
             },
-            data: Some(data),
+            data: Some(BTreeMap::new()),
             type_: Some("Opaque".to_owned()),
             ..Secret::default()
-        }]);
+        });
+        for spec in &f.from_file {
+            let (key, path) = from_file_spec(spec)?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read --from-file {}", path.display()))?;
+            secret
+                .data
+                .get_or_insert_with(BTreeMap::new)
+                .insert(key, ByteString(bytes));
+        }
+        return Ok(vec![secret]);
     }
     let input = read_input(cli)?;
     let docs = manifest::parse_documents(&input)
@@ -258,7 +263,11 @@ fn input_secrets(cli: &Cli) -> Result<Vec<Secret>> {
         );
     }
     docs.iter()
-        .map(|doc| crds::secret_from_document(doc).map_err(anyhow::Error::from))
+        .map(|doc| {
+            crds::secret_from_document(doc)
+                .map(ZeroizingSecret)
+                .map_err(anyhow::Error::from)
+        })
         .collect()
 }
 
@@ -286,7 +295,7 @@ fn from_file_spec(spec: &str) -> Result<(String, PathBuf)> {
 fn seal_all(
     cli: &Cli,
     key: &PublicKey,
-    secrets: Vec<Secret>,
+    secrets: Vec<ZeroizingSecret>,
     mut opts: SealOptions,
 ) -> Result<Vec<SealedSecret>> {
     let needs_namespace = secrets.iter().any(|s| {
@@ -301,7 +310,7 @@ fn seal_all(
         .enumerate()
         .map(|(i, secret)| {
             let name = secret.metadata.name.clone().unwrap_or_default();
-            crds::seal_secret(secret, key, &opts).map_err(|e| {
+            crds::seal_secret(secret.into_inner(), key, &opts).map_err(|e| {
                 let err = anyhow::Error::from(e);
                 if many {
                     err.context(format!("Secret {} ({name:?})", i + 1))
@@ -353,7 +362,7 @@ fn seal_for_clusters(cli: &Cli, scope: Option<Scope>, format: Format) -> Result<
         let pem = cert::read_cert_source(source)?;
         targets.push((name.to_owned(), cert::sealing_key(source, &pem)?));
     }
-    let mut secrets = input_secrets(cli)?;
+    let secrets = input_secrets(cli)?;
     let opts = SealOptions {
         scope,
         allow_empty_data: f.allow_empty_data,
@@ -369,9 +378,7 @@ fn seal_for_clusters(cli: &Cli, scope: Option<Scope>, format: Format) -> Result<
             Ok((path, manifest::write_sealed_secrets(&sealed, format)?))
         })
         .collect();
-    for s in &mut secrets {
-        crds::convert::zeroize_secret(s);
-    }
+    drop(secrets);
     let outputs = sealed_per_cluster?;
     for (path, text) in &outputs {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -529,11 +536,12 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
                 sealed.metadata.name.as_deref().unwrap_or_default()
             )
         })?;
-        secrets.push(secret);
+        secrets.push(ZeroizingSecret(secret));
     }
-    let text = Zeroizing::new(manifest::write_secrets(&secrets, format)?);
-    for s in &mut secrets {
-        crds::convert::zeroize_secret(s);
-    }
+    let text = Zeroizing::new(manifest::write_secrets(
+        secrets.iter().map(|s| &s.0),
+        format,
+    )?);
+    drop(secrets);
     sink(cli).write(text.as_bytes())
 }

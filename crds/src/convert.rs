@@ -543,6 +543,21 @@ impl std::fmt::Debug for ZeroizingSecret {
     }
 }
 
+impl ZeroizingSecret {
+    /// The Secret, for a consumer that wipes it itself (such as [`seal_secret`]); what is left
+    /// behind is empty.
+    pub fn into_inner(mut self) -> Secret {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Clone for ZeroizingSecret {
+    /// A copy that is wiped on drop too.
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
 impl std::ops::Deref for ZeroizingSecret {
     type Target = Secret;
     fn deref(&self) -> &Secret {
@@ -569,5 +584,44 @@ pub fn zeroize_secret(secret: &mut Secret) {
     }
     for v in secret.string_data.iter_mut().flat_map(|d| d.values_mut()) {
         v.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_with_values() -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(
+                "password".into(),
+                ByteString(b"hunter2".to_vec()),
+            )])),
+            string_data: Some(BTreeMap::from([("token".into(), "s3cr3t".into())])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn zeroize_secret_clears_data_and_string_data_values_but_keeps_their_keys() {
+        let mut secret = secret_with_values();
+        zeroize_secret(&mut secret);
+        let data = secret.data.expect("data");
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["password"]);
+        assert!(data.values().all(|v| v.0.is_empty()));
+        let string_data = secret.string_data.expect("stringData");
+        assert!(string_data.values().all(String::is_empty));
+    }
+
+    #[test]
+    fn zeroizing_secret_hands_its_values_over_intact_and_never_prints_them() {
+        let wrapped = ZeroizingSecret(secret_with_values());
+        let debug = format!("{:?}", wrapped.clone());
+        assert!(debug.contains("db") && !debug.contains("hunter2") && !debug.contains("s3cr3t"));
+        assert_eq!(wrapped.into_inner(), secret_with_values());
     }
 }

@@ -137,8 +137,8 @@ pub fn write_sealed_secrets(
 }
 
 /// Writes Secrets (e.g. from `--recovery-unseal`) in the same shapes as SealedSecrets.
-pub fn write_secrets(
-    items: &[k8s_openapi::api::core::v1::Secret],
+pub fn write_secrets<'a>(
+    items: impl IntoIterator<Item = &'a k8s_openapi::api::core::v1::Secret>,
     format: Format,
 ) -> Result<String, serde_json::Error> {
     let mut out = String::new();

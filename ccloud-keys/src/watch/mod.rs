@@ -416,23 +416,16 @@ impl<'a> Watcher<'a> {
         if !self.args.no_adopt && !self.dry_run {
             self.adopt(live).await.map_err(|e| ("adopt", e))?;
         }
-        // Wiped by `seal_to_yaml` (which seals it), or explicitly on the other ways out.
-        let mut clean = sealing::clean(live);
+        // Wiped by `seal_to_yaml` (which seals it), or on drop on the other ways out.
+        let clean = crds::convert::ZeroizingSecret(sealing::clean(live));
         let fingerprint = self.store.fingerprint(&clean);
         let mut entry = self.store.entry(&ns, &name);
         if entry.knows(&fingerprint) {
-            crds::convert::zeroize_secret(&mut clean);
             return Ok(Handled::Unchanged);
         }
-        let key = match self.certs.get().await {
-            Ok(key) => key,
-            Err(e) => {
-                crds::convert::zeroize_secret(&mut clean);
-                return Err(("certificate", e));
-            }
-        };
+        let key = self.certs.get().await.map_err(|e| ("certificate", e))?;
         let rel = self.repo.sealed_file(&ns, &name);
-        let yaml = sealing::seal_to_yaml(clean, &key).map_err(|e| ("seal", e))?;
+        let yaml = sealing::seal_to_yaml(clean.into_inner(), &key).map_err(|e| ("seal", e))?;
         let ours = entry.written_sha256.clone();
         let path = self.repo.root().join(&rel);
         let outcome = sealing::emit(&self.repo, &rel, &yaml, self.dry_run, || {
