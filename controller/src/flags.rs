@@ -32,14 +32,14 @@ pub struct Flags {
     #[arg(long, value_enum, default_value = "CertNotBefore")]
     pub key_order_priority: KeyOrder,
     /// Accept deprecated V1 data field.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub accept_deprecated_v1_data: bool,
     /// Create a new key if latest one is older than this cutoff time (RFC 1123 with numeric zone,
     /// e.g. "Mon, 02 Jan 2006 15:04:05 -0700").
     #[arg(long, default_value = "")]
     pub key_cutoff_time: String,
     /// Scan all namespaces or only the current namespace.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub all_namespaces: bool,
     /// Comma-separated list of additional namespaces to be scanned.
     #[arg(long, default_value = "")]
@@ -60,20 +60,20 @@ pub struct Flags {
     #[arg(long, default_value = "")]
     pub privatekey_labels: String,
     /// Accepted for compatibility; garbage collection always follows owner references.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub old_gc_behavior: bool,
     /// Whether to update the status of SealedSecrets.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub update_status: bool,
     /// Accepted for compatibility: key Secrets created or restored while running are always
     /// picked up.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub watch_for_secrets: bool,
     /// Do not re-create or restore a Secret someone deleted or edited.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub skip_recreate: bool,
     /// Accepted for compatibility (logs go to stderr).
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub log_info_stdout: bool,
     /// Log level: DEBUG, INFO, WARN or ERROR.
     #[arg(long, default_value = "INFO", ignore_case = true)]
@@ -84,24 +84,32 @@ pub struct Flags {
     /// Max unseal retries for a SealedSecret whose Secret cannot be written.
     #[arg(long, default_value_t = 5)]
     pub max_unseal_retries: u32,
-    /// Kubernetes client QPS limit (only applied when given; the API server protects itself).
+    /// Kubernetes client requests per second (no client-side limit unless given: the API
+    /// server protects itself).
     #[arg(long)]
     pub kubeclient_qps: Option<f32>,
-    /// Kubernetes client burst (only applied with --kubeclient-qps).
+    /// Kubernetes client burst (with --kubeclient-qps; default 10).
     #[arg(long)]
     pub kubeclient_burst: Option<u32>,
+    /// HTTP request timeout: reading a request, body included.
+    #[arg(long, default_value = "2m", value_parser = parse_go_duration)]
+    pub read_timeout: Duration,
+    /// HTTP response timeout: from the end of the request headers to the end of the response.
+    #[arg(long, default_value = "2m", value_parser = parse_go_duration)]
+    pub write_timeout: Duration,
     /// HTTP listen address for the API (cert, verify, rotate, healthz).
     #[arg(long, default_value = ":8080")]
     pub listen_addr: String,
     /// HTTP listen address for /metrics.
     #[arg(long, default_value = ":8081")]
     pub listen_metrics_addr: String,
-    /// Kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config).
-    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    /// Kubeconfig file (default: $KUBECONFIG, whose colon-separated files are merged, or
+    /// ~/.kube/config; else the in-cluster config).
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Elect a leader among replicas through a Lease; only the leader creates keys and writes
     /// Secrets, every replica serves the HTTP API.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub leader_elect: bool,
     /// Lease duration for leader election.
     #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
@@ -132,6 +140,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Parses a boolean as Go's `strconv.ParseBool` does: 1, t, T, TRUE, true, True and the
+/// matching false forms.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(format!("invalid boolean {other:?} (use true or false)")),
+    }
 }
 
 /// Parses a Go `time.Duration` string: `720h`, `1h30m`, `15s`, `500ms`, `0`.
@@ -171,7 +189,32 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(total))
 }
 
+/// Prefix of the environment variables that set flags, as in the original: `--key-prefix` is
+/// also `SEALED_SECRETS_KEY_PREFIX`. A flag on the command line wins over its variable.
+pub const ENV_PREFIX: &str = "SEALED_SECRETS_";
+
 impl Flags {
+    /// Parses `args` (the program name first), taking each flag not given there from its
+    /// `SEALED_SECRETS_*` environment variable (see [`ENV_PREFIX`]).
+    pub fn try_parse_with_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = <Self as clap::CommandFactory>::command().mut_args(|arg| {
+            match arg.get_long() {
+                Some(long) if long != "version" && long != "help" => {
+                    let name = format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"));
+                    // clap keeps variable names as `&'static str`; this runs once per process.
+                    arg.env(&*Box::leak(name.into_boxed_str()))
+                }
+                _ => arg,
+            }
+        });
+        let matches = command.try_get_matches_from(args)?;
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+
     /// `--listen-addr` style (`:8080`, `127.0.0.1:8080`) as a socket address.
     pub fn socket_addr(addr: &str) -> Result<SocketAddr> {
         let full = if addr.starts_with(':') {
@@ -196,9 +239,11 @@ impl Flags {
             .collect()
     }
 
-    /// The namespaces to watch: `None` for all.
+    /// The namespaces to watch: `None` for all. As in the original, `--additional-namespaces`
+    /// restricts the watch to the controller's namespace plus the listed ones, whatever
+    /// `--all-namespaces` says.
     pub fn namespaces(&self, own: &str) -> Option<Vec<String>> {
-        if self.all_namespaces {
+        if self.all_namespaces && self.additional_namespaces.trim().is_empty() {
             return None;
         }
         let mut list = vec![own.to_owned()];
@@ -272,8 +317,48 @@ mod tests {
         assert!(!f.update_status);
         assert!(f.skip_recreate);
         assert!(f.all_namespaces);
+        for (text, value) in [
+            ("1", true),
+            ("t", true),
+            ("TRUE", true),
+            ("0", false),
+            ("F", false),
+        ] {
+            let f = Flags::try_parse_from(["c", &format!("--update-status={text}")])
+                .expect("Go boolean syntax");
+            assert_eq!(f.update_status, value, "--update-status={text}");
+        }
+        assert!(Flags::try_parse_from(["c", "--update-status=yes"]).is_err());
+        let t = Flags::try_parse_from(["c", "--read-timeout", "30s", "--write-timeout=1m"])
+            .expect("upstream's server timeouts");
+        assert_eq!(
+            (t.read_timeout, t.write_timeout),
+            (Duration::from_secs(30), Duration::from_secs(60))
+        );
         assert_eq!(f.key_renew_period, Duration::from_secs(3600));
         assert_eq!(f.key_order_priority, KeyOrder::SecretCreationTimestamp);
+    }
+
+    #[test]
+    fn flags_not_on_the_command_line_come_from_sealed_secrets_variables() {
+        // Variables only this test sets (no other test parses with the environment).
+        std::env::set_var("SEALED_SECRETS_MY_CN", "from-env");
+        std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "true");
+        std::env::set_var("SEALED_SECRETS_KEY_RENEW_PERIOD", "1h");
+        let f = Flags::try_parse_with_env(["c", "--key-renew-period=2h"]).expect("parses");
+        assert_eq!(f.my_cn, "from-env");
+        assert!(f.skip_recreate);
+        assert_eq!(
+            f.key_renew_period,
+            Duration::from_secs(7200),
+            "the command line wins"
+        );
+        std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "maybe");
+        let err = Flags::try_parse_with_env(["c"]).expect_err("invalid value");
+        assert!(err.to_string().contains("maybe"), "{err}");
+        for name in ["MY_CN", "SKIP_RECREATE", "KEY_RENEW_PERIOD"] {
+            std::env::remove_var(format!("SEALED_SECRETS_{name}"));
+        }
     }
 
     #[test]
@@ -303,6 +388,12 @@ mod tests {
             f.namespaces("own"),
             Some(vec!["own".into(), "a".into(), "b".into()])
         );
+        // --additional-namespaces alone (all-namespaces keeps its default, true) restricts the
+        // watch too, as in the original.
+        let f = Flags::try_parse_from(["c", "--additional-namespaces", "a"]).expect("parses");
+        assert_eq!(f.namespaces("own"), Some(vec!["own".into(), "a".into()]));
+        let f = Flags::try_parse_from(["c"]).expect("parses");
+        assert_eq!(f.namespaces("own"), None);
         assert_eq!(
             Flags::key_values("x", "a=1, b=2").expect("valid"),
             BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())])

@@ -21,3 +21,5 @@ pub mod rotation;
 pub mod server;
 /// Logging setup.
 pub mod telemetry;
+/// `--kubeclient-qps` / `--kubeclient-burst`: the client-side rate limit.
+pub mod throttle;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
 use sealed_secrets_controller::flags::Flags;
 use sealed_secrets_controller::metrics::Metrics;
@@ -13,7 +12,7 @@ use sealed_secrets_controller::reconcile::{self, Context, Settings};
 use sealed_secrets_controller::registry::{self, KeyRegistry};
 use sealed_secrets_controller::rotation::{self, KeyPolicy};
 use sealed_secrets_controller::server::{self, ApiState, RateLimiter};
-use sealed_secrets_controller::{leader, telemetry};
+use sealed_secrets_controller::{leader, telemetry, throttle};
 use tokio::sync::mpsc;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -26,7 +25,10 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const RECONCILE_CONCURRENCY: u16 = 16;
 
 fn main() -> ExitCode {
-    let flags = Flags::parse();
+    let flags = match Flags::try_parse_with_env(std::env::args_os()) {
+        Ok(flags) => flags,
+        Err(e) => e.exit(),
+    };
     if flags.version {
         println!("controller version: {VERSION}");
         return ExitCode::SUCCESS;
@@ -79,7 +81,17 @@ async fn client(flags: &Flags) -> Result<kube::Client> {
             .await
             .context("no in-cluster config and no kubeconfig")?,
     };
-    Ok(kube::Client::try_from(config)?)
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(match flags.kubeclient_qps.filter(|qps| *qps > 0.0) {
+        Some(qps) => {
+            let burst = flags.kubeclient_burst.unwrap_or(throttle::DEFAULT_BURST);
+            tracing::info!(qps, burst, "Kubernetes client rate limit");
+            builder
+                .with_layer(&throttle::ThrottleLayer::new(qps, burst))
+                .build()
+        }
+        None => builder.build(),
+    })
 }
 
 async fn run(flags: Flags) -> Result<()> {
@@ -93,6 +105,7 @@ async fn run(flags: Flags) -> Result<()> {
     tokio::spawn(registry::watch_keys(
         client.clone(),
         namespace.clone(),
+        flags.key_prefix.clone(),
         registry.clone(),
     ));
     tokio::spawn(key_gauges(
@@ -112,10 +125,15 @@ async fn run(flags: Flags) -> Result<()> {
     });
     let api_addr = Flags::socket_addr(&flags.listen_addr)?;
     let metrics_addr = Flags::socket_addr(&flags.listen_metrics_addr)?;
-    let api_server = tokio::spawn(server::serve(api_addr, api));
+    let timeouts = server::Timeouts {
+        read: flags.read_timeout,
+        write: flags.write_timeout,
+    };
+    let api_server = tokio::spawn(server::serve(api_addr, api, timeouts));
     let metrics_server = tokio::spawn(server::serve(
         metrics_addr,
         server::metrics_router(metrics.clone()),
+        timeouts,
     ));
 
     let mut leading = if flags.leader_elect {

@@ -446,17 +446,16 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 )
                 .await;
             }
-            update_status(&ctx, &sealed, None)
-                .await
-                .map_err(Error::Status)?;
+            if let Err(e) = update_status(&ctx, &sealed, None).await {
+                let err = Error::Status(e);
+                count_error(&ctx, &sealed, &err);
+                return Err(err);
+            }
             Ok(Action::await_change())
         }
         Err(err) => {
             let namespace = sealed.namespace().unwrap_or_default();
-            ctx.metrics
-                .unseal_errors
-                .with_label_values(&[err.metric_label(), namespace.as_str()])
-                .inc();
+            count_error(&ctx, &sealed, &err);
             tracing::warn!(namespace = %namespace, name = %sealed.name_any(), error = %err, "cannot unseal");
             publish(
                 &ctx,
@@ -469,7 +468,9 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
             if let Err(e) =
                 update_status(&ctx, &sealed, Some((err.event_reason(), err.to_string()))).await
             {
-                tracing::warn!(error = %e, "cannot update status");
+                let e = Error::Status(e);
+                count_error(&ctx, &sealed, &e);
+                tracing::warn!(namespace = %namespace, name = %sealed.name_any(), error = %e, "cannot update status");
             }
             if err.is_transient() {
                 Err(err)
@@ -481,13 +482,25 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     }
 }
 
+/// Counts a failure in `unseal_errors_total` under its reason.
+fn count_error(ctx: &Context, sealed: &SealedSecret, err: &Error) {
+    let namespace = sealed.namespace().unwrap_or_default();
+    ctx.metrics
+        .unseal_errors
+        .with_label_values(&[err.metric_label(), namespace.as_str()])
+        .inc();
+}
+
 fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
     let obj = key(&sealed);
     let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
-    let n = retries.entry(obj).or_insert(0);
+    let n = retries.entry(obj.clone()).or_insert(0);
     *n += 1;
     if *n > ctx.settings.max_retries {
-        tracing::error!(name = %sealed.name_any(), error = %err, retries = *n - 1, "giving up until the SealedSecret changes");
+        let tries = *n - 1;
+        // The next change of the SealedSecret starts with a full retry budget again.
+        retries.remove(&obj);
+        tracing::error!(name = %sealed.name_any(), error = %err, retries = tries, "giving up until the SealedSecret changes");
         return Action::await_change();
     }
     Action::requeue(Duration::from_millis(500 * 2u64.pow((*n).min(9))))

@@ -178,16 +178,41 @@ fn load(secret: &Secret) -> Option<LoadedKey> {
 }
 
 /// Keeps `registry` equal to the active key Secrets of `namespace` until the stream ends.
-pub async fn watch_keys(client: Client, namespace: String, registry: Arc<KeyRegistry>) {
+///
+/// As in the original, a Secret named exactly `legacy_name` (`--key-prefix`: how its first
+/// versions named their one key, without the label) is loaded too, read after each full list.
+pub async fn watch_keys(
+    client: Client,
+    namespace: String,
+    legacy_name: String,
+    registry: Arc<KeyRegistry>,
+) {
     let api: Api<Secret> = Api::namespaced(client, &namespace);
     let config = watcher::Config::default().labels(&active_key_selector());
     let mut buffer = Vec::new();
-    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    let mut events = watcher::watcher(api.clone(), config)
+        .default_backoff()
+        .boxed();
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Init) => buffer.clear(),
             Ok(Event::InitApply(s)) => buffer.push(s),
             Ok(Event::InitDone) => {
+                if !buffer
+                    .iter()
+                    .any(|s| s.metadata.name.as_deref() == Some(legacy_name.as_str()))
+                {
+                    match api.get_opt(&legacy_name).await {
+                        Ok(Some(legacy)) => {
+                            tracing::info!(secret = %legacy_name, "loading the unlabelled key Secret named after --key-prefix");
+                            buffer.push(legacy);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(secret = %legacy_name, error = %e, "cannot read the legacy key Secret");
+                        }
+                    }
+                }
                 registry.replace_all(&buffer);
                 tracing::info!(keys = registry.keys().len(), namespace = %namespace, "loaded sealing keys");
                 buffer.clear();

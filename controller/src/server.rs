@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -33,6 +33,15 @@ pub struct ApiState {
     pub limiter: Arc<RateLimiter>,
     /// `--accept-deprecated-v1-data`.
     pub unseal: UnsealOptions,
+}
+
+/// `--read-timeout` and `--write-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Reading the request body (408 Request Timeout when exceeded).
+    pub read: Duration,
+    /// Reading the body and producing the response (503 when exceeded).
+    pub write: Duration,
 }
 
 /// The API router (`--listen-addr`).
@@ -71,17 +80,42 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
 }
 
 /// Serves `router` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, router: Router) -> anyhow::Result<()> {
+pub async fn serve(addr: SocketAddr, router: Router, timeouts: Timeouts) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "HTTP server listening");
+    let router = router.layer(middleware::from_fn_with_state(timeouts, deadline));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await?;
     Ok(())
+}
+
+/// Bounds each request as the original's `ReadTimeout` and `WriteTimeout` do: the body must
+/// arrive within the read timeout, and the whole request be answered within the write timeout.
+/// The body is read here, at most [`MAX_BODY_BYTES`] of it (413 beyond).
+async fn deadline(State(timeouts): State<Timeouts>, request: Request, next: Next) -> Response {
+    let started = tokio::time::Instant::now();
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(
+        timeouts.read.min(timeouts.write),
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    );
+    let body = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
+        }
+        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    match tokio::time::timeout_at(started + timeouts.write, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "response timed out\n").into_response(),
+    }
 }
 
 async fn readyz(State(state): State<ApiState>) -> Response {
@@ -169,7 +203,8 @@ async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
     }
 }
 
-/// A token bucket per client and path (`--rate-limit` per second, `--rate-limit-burst` extra).
+/// A token bucket per client and path: `--rate-limit` requests per second sustained, and
+/// `--rate-limit-burst` more than one at once (the original's GCRA quota: burst + 1 in a row).
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
@@ -177,11 +212,11 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Allows `rate` requests per second sustained plus `burst` at once.
+    /// Allows `rate` requests per second sustained, and `burst + 1` at once.
     pub fn new(rate: u32, burst: u32) -> Self {
         Self {
             rate: f64::from(rate),
-            burst: f64::from(rate.max(1) + burst),
+            burst: f64::from(burst) + 1.0,
             buckets: Mutex::new(HashMap::new()),
         }
     }

@@ -205,17 +205,34 @@ async fn verify_is_rate_limited_with_retry_after() {
         cp.kubeconfig_path(),
         &keys_ns,
         &[&app_ns],
-        &["--rate-limit=1", "--rate-limit-burst=1"],
+        &[
+            "--rate-limit=2",
+            "--rate-limit-burst=1",
+            "--read-timeout=1s",
+        ],
     );
     let cert = controller.wait_for_cert(CERT_TIMEOUT);
     let body = json_body(&seal(&cert, &app_ns, "x", &[("v", b"1")]));
     let started = Instant::now();
-    let answers: Vec<HttpResponse> = (0..10)
-        .map(|_| post(&controller, "/v1/verify", &body))
+    let answers: Vec<(HttpResponse, Duration)> = (0..10)
+        .map(|_| {
+            let r = post(&controller, "/v1/verify", &body);
+            (r, started.elapsed())
+        })
         .collect();
     let elapsed = started.elapsed();
-    let codes: Vec<u16> = answers.iter().map(|r| r.status).collect();
-    assert_eq!(codes[0], 200, "the first request passes: {codes:?}");
+    let codes: Vec<u16> = answers.iter().map(|(r, _)| r.status).collect();
+    assert_eq!(
+        codes[..2],
+        [200, 200],
+        "burst 1 lets two requests through at once: {codes:?}"
+    );
+    // As the original's GCRA quota: burst + 1 at once, not rate + burst. A third request
+    // within 0.4 s at 2/s finds less than one token left.
+    if answers[2].1 < Duration::from_millis(400) {
+        assert_eq!(codes[2], 429, "the third at once is refused: {codes:?}");
+    }
+    let answers: Vec<HttpResponse> = answers.into_iter().map(|(r, _)| r).collect();
     assert!(
         codes.iter().all(|c| *c == 200 || *c == 429),
         "only 200 or 429: {codes:?}"
@@ -243,6 +260,63 @@ async fn verify_is_rate_limited_with_retry_after() {
         let (status, _) = http_get(&controller.url("/v1/cert.pem")).expect("GET /v1/cert.pem");
         assert_eq!(status, 200, "/v1/cert.pem is not rate limited");
     }
+
+    // --read-timeout: a body that never arrives is answered 408, not waited for forever.
+    let addr = controller
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect to the API");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("socket timeout");
+    std::io::Write::write_all(
+        &mut stream,
+        b"POST /v1/rotate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .expect("send headers and one byte");
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a stalled body gets 408 after --read-timeout: {answer:?}"
+    );
+}
+
+/// `--kubeclient-qps` / `--kubeclient-burst` bound the controller's API requests, as in the
+/// original (without them it sends as fast as the API server answers).
+#[tokio::test]
+async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
+    let cp = control_plane().await;
+    let client = cp.client().expect("client");
+    let (keys_ns, app_ns) = namespaces(cp, "client-qps").await;
+    let controller = ControllerProcess::start(
+        cp.kubeconfig_path(),
+        &keys_ns,
+        &[&app_ns],
+        &["--kubeclient-qps=2", "--kubeclient-burst=1"],
+    );
+    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    let names: Vec<String> = (0..4).map(|i| format!("slow-{i}")).collect();
+    let started = Instant::now();
+    for name in &names {
+        create_sealed(&client, &seal(&cert, &app_ns, name, &[("v", b"1")])).await;
+    }
+    for name in &names {
+        wait_synced(&client, &app_ns, name, "True").await;
+    }
+    let elapsed = started.elapsed();
+    // Each new SealedSecret costs three requests (Secret, Event, status): 12 at 2/s after a
+    // burst of 1 take at least 5.5 s. Unlimited, this takes well under a second.
+    assert!(
+        elapsed >= Duration::from_secs(5),
+        "12 requests at --kubeclient-qps=2 took only {elapsed:?}"
+    );
+    assert!(
+        controller.log().contains("Kubernetes client rate limit"),
+        "the limit is logged at start"
+    );
 }
 
 /// `# HELP` and `# TYPE` of `name`.

@@ -257,29 +257,6 @@ fn attrs(
     }
 }
 
-fn synced(sealed: &SealedSecret) -> Option<(String, Option<String>)> {
-    sealed
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Synced")
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
-async fn wait_synced(client: &Client, ns: &str, name: &str, want: &str) {
-    let api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
-    let what = format!("SealedSecret {ns}/{name} Synced={want}");
-    eventually(WAIT, &what, || {
-        let api = api.clone();
-        async move {
-            let sealed = api.get(name).await.ok()?;
-            (synced(&sealed)?.0 == want).then_some(())
-        }
-    })
-    .await;
-}
-
 /// The events.k8s.io/v1 Events about `ns/name` with `reason`.
 async fn events(client: &Client, ns: &str, name: &str, reason: &str) -> Vec<Event> {
     Api::<Event>::namespaced(client.clone(), ns)
@@ -981,7 +958,7 @@ const GRANTS: &[Grant] = &[
     ("*", "", "secrets", "", "*", &["get", "list", "watch", "create", "patch"]),
     ("*", "events.k8s.io", "events", "", "*", &["create", "patch"]),
     // Role sealed-secrets-key-admin (within the above today).
-    (NS, "", "secrets", "", "*", &["create", "list", "watch"]),
+    (NS, "", "secrets", "", "*", &["create", "get", "list", "watch"]),
     // Role sealed-secrets-leader-election.
     (NS, "coordination.k8s.io", "leases", "", "*", &["create"]),
     (NS, "coordination.k8s.io", "leases", "", NAME, &["get", "patch"]),

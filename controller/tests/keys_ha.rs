@@ -160,6 +160,51 @@ fn rfc1123z(t: SystemTime) -> String {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// As the original, an unlabelled key Secret named exactly `--key-prefix` (how its first
+/// versions stored their one key) is loaded: it seals and unseals, and no new key is made.
+#[tokio::test]
+async fn an_unlabelled_key_secret_named_after_the_prefix_is_loaded() {
+    let cp = control_plane().await;
+    let client = cp.client().expect("client");
+    let (keys_ns, app_ns) = namespaces(cp, "legacy-key").await;
+    let (created, _) =
+        create_key_secret(&client, &keys_ns, "sealed-secrets-key", SystemTime::now()).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &keys_ns);
+    let unlabelled = secrets
+        .patch(
+            "sealed-secrets-key",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": null}})),
+        )
+        .await
+        .expect("remove the key label");
+    assert!(unlabelled.metadata.labels.unwrap_or_default().is_empty());
+
+    let controller = ControllerProcess::start(cp.kubeconfig_path(), &keys_ns, &[&app_ns], &[]);
+    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    assert!(
+        same_cert(&cert, &key_cert_pem(&created)),
+        "/v1/cert.pem serves the legacy key's certificate"
+    );
+    let sealed = seal(&cert, &app_ns, "legacy", &[("v", b"old")]);
+    create_sealed(&client, &sealed).await;
+    let secret = wait_for_secret(&client, &app_ns, "legacy", SECRET_TIMEOUT).await;
+    assert_eq!(
+        secret
+            .data
+            .unwrap_or_default()
+            .get("v")
+            .map(|b| b.0.clone()),
+        Some(b"old".to_vec())
+    );
+    let all = all_secrets(&client, &keys_ns).await;
+    assert_eq!(
+        all.iter().map(name_of).collect::<Vec<_>>(),
+        ["sealed-secrets-key"],
+        "no new key was made"
+    );
+}
+
 #[tokio::test]
 async fn first_key_uses_the_default_prefix_type_and_label() {
     let cp = control_plane().await;

@@ -190,30 +190,6 @@ fn data_keys(secret: &Secret) -> Vec<String> {
         .collect()
 }
 
-/// The Synced condition of a SealedSecret, if any: (status, message).
-fn synced_condition(sealed: &SealedSecret) -> Option<(String, String)> {
-    sealed.status.as_ref().and_then(|s| {
-        s.conditions
-            .iter()
-            .find(|c| c.type_ == "Synced")
-            .map(|c| (c.status.clone(), c.message.clone().unwrap_or_default()))
-    })
-}
-
-async fn wait_synced(client: &Client, ns: &str, name: &str, want: &str) -> SealedSecret {
-    let api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
-    let what = format!("SealedSecret {ns}/{name} to have Synced={want}");
-    eventually(WAIT, &what, || {
-        let api = api.clone();
-        async move {
-            let sealed = api.get(name).await.ok()?;
-            let (status, _) = synced_condition(&sealed)?;
-            (status == want).then_some(sealed)
-        }
-    })
-    .await
-}
-
 /// Every core/v1 Event in `ns` about the object named `name`.
 async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<Event> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
@@ -597,6 +573,43 @@ async fn an_unowned_existing_secret_is_left_untouched_and_reported() {
     assert!(
         after.metadata.owner_references.is_none(),
         "no owner reference was added"
+    );
+}
+
+/// `--max-unseal-retries`: a Secret that cannot be written is retried that many times with
+/// backoff, then left until the SealedSecret changes; a change gets the full budget again.
+#[tokio::test]
+async fn retries_stop_at_the_limit_and_start_over_when_the_sealed_secret_changes() {
+    let env = Env::start("retries", &["--max-unseal-retries=1"]).await;
+    let theirs = plain_secret(&env.app_ns, "held", &[("password", b"theirs")]);
+    create_secret(&env.client, &theirs).await;
+    create_sealed(&env.client, &env.seal("held", &[("password", b"ours")])).await;
+    let labels = [("namespace", env.app_ns.as_str()), ("reason", "unmanaged")];
+
+    // The first attempt and one retry (1 s later), then nothing more.
+    env.metric_until(ERRORS_TOTAL, &labels, |v| v >= 2.0).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        env.metric(ERRORS_TOTAL, &labels),
+        Some(2.0),
+        "one attempt and one retry with --max-unseal-retries=1"
+    );
+
+    // A change of the SealedSecret starts over: again an attempt and one retry.
+    env.sealed_api()
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("label the SealedSecret");
+    env.metric_until(ERRORS_TOTAL, &labels, |v| v >= 4.0).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        env.metric(ERRORS_TOTAL, &labels),
+        Some(4.0),
+        "the change got a full retry budget, and no more"
     );
 }
 

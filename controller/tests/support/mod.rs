@@ -212,6 +212,32 @@ pub async fn wait_for_secret(
     .await
 }
 
+/// The Synced condition of a SealedSecret, if any: (status, message).
+pub fn synced_condition(sealed: &crds::SealedSecret) -> Option<(String, String)> {
+    sealed.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Synced")
+            .map(|c| (c.status.clone(), c.message.clone().unwrap_or_default()))
+    })
+}
+
+/// The SealedSecret `ns/name` once its Synced condition is `want` ("True" / "False"), within
+/// 30 s.
+pub async fn wait_synced(client: &Client, ns: &str, name: &str, want: &str) -> crds::SealedSecret {
+    let api: Api<crds::SealedSecret> = Api::namespaced(client.clone(), ns);
+    let what = format!("SealedSecret {ns}/{name} to have Synced={want}");
+    eventually(Duration::from_secs(30), &what, || {
+        let api = api.clone();
+        async move {
+            let sealed = api.get(name).await.ok()?;
+            let (status, _) = synced_condition(&sealed)?;
+            (status == want).then_some(sealed)
+        }
+    })
+    .await
+}
+
 /// Installs the project's CRD into the shared control plane once and returns it.
 pub async fn control_plane() -> &'static envtest::ControlPlane {
     let cp = envtest::shared().await.expect("control plane");
