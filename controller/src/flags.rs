@@ -53,6 +53,10 @@ pub struct Flags {
     /// Number of requests allowed to exceed the rate limit per second for verify endpoint.
     #[arg(long, default_value_t = 2)]
     pub rate_limit_burst: u32,
+    /// Do not fill sealed_secrets_controller_condition_info, so /metrics does not name
+    /// SealedSecrets (for a metrics port reachable by users who should not list them).
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub metrics_omit_secret_labels: bool,
     /// Comma-separated list of additional annotations for private key secrets (k=v).
     #[arg(long, default_value = "")]
     pub privatekey_annotations: String,

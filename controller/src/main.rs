@@ -99,7 +99,11 @@ async fn run(flags: Flags) -> Result<()> {
     let namespace = controller_namespace();
     tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
     let client = client(&flags).await?;
-    let metrics = Arc::new(Metrics::new(VERSION, !flags.key_renew_period.is_zero())?);
+    let mut metrics = Metrics::new(VERSION, !flags.key_renew_period.is_zero())?;
+    if flags.metrics_omit_secret_labels {
+        metrics = metrics.omit_secret_labels();
+    }
+    let metrics = Arc::new(metrics);
     let registry = KeyRegistry::new(flags.key_order_priority);
 
     tokio::spawn(registry::watch_keys(

@@ -14,6 +14,8 @@ const NS: &str = "sealed_secrets_controller";
 /// Every metric the controller exports.
 pub struct Metrics {
     registry: Registry,
+    /// False with `--metrics-omit-secret-labels`.
+    condition_info_enabled: bool,
     /// `unseal_requests_total`.
     pub unseal_requests: IntCounter,
     /// `unseal_errors_total{reason,namespace}`.
@@ -89,6 +91,7 @@ impl Metrics {
                 .namespace(NS),
             )?,
             registry,
+            condition_info_enabled: true,
         };
         m.registry.register(Box::new(build_info))?;
         m.registry.register(Box::new(m.unseal_requests.clone()))?;
@@ -116,8 +119,18 @@ impl Metrics {
         text
     }
 
+    /// `--metrics-omit-secret-labels`: `condition_info` stays empty, so `/metrics` names no
+    /// SealedSecret (for a metrics port that users who may not list them can reach).
+    pub fn omit_secret_labels(mut self) -> Self {
+        self.condition_info_enabled = false;
+        self
+    }
+
     /// Records the Synced condition of a SealedSecret.
     pub fn set_condition(&self, namespace: &str, name: &str, synced: Option<bool>) {
+        if !self.condition_info_enabled {
+            return;
+        }
         let value = match synced {
             Some(true) => 1.0,
             Some(false) => -1.0,

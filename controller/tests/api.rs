@@ -319,6 +319,44 @@ async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
     );
 }
 
+/// `--metrics-omit-secret-labels` keeps SealedSecret names off `/metrics` (upstream's flag);
+/// `--log-format=json` writes one JSON object per log line.
+#[tokio::test]
+async fn metrics_can_omit_sealed_secret_names_and_logs_can_be_json() {
+    let cp = control_plane().await;
+    let client = cp.client().expect("client");
+    let (keys_ns, app_ns) = namespaces(cp, "omit-labels").await;
+    let controller = ControllerProcess::start(
+        cp.kubeconfig_path(),
+        &keys_ns,
+        &[&app_ns],
+        &["--metrics-omit-secret-labels", "--log-format=json"],
+    );
+    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    let name = "inventory-item-7";
+    create_sealed(&client, &seal(&cert, &app_ns, name, &[("v", b"1")])).await;
+    wait_synced(&client, &app_ns, name, "True").await;
+
+    let text = controller.metrics();
+    assert!(
+        metric_value(&text, &format!("{P}unseal_requests_total"), &[]).is_some_and(|v| v >= 1.0),
+        "the other metrics are there"
+    );
+    assert!(
+        !text.contains(name) && !text.contains(&format!("{P}condition_info{{")),
+        "no condition_info series, no SealedSecret name"
+    );
+
+    let log = controller.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the controller logged something");
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        assert!(entry.get("level").is_some(), "log line has a level: {line}");
+    }
+}
+
 /// `# HELP` and `# TYPE` of `name`.
 fn help_and_type(text: &str, name: &str) -> (Option<String>, Option<String>) {
     let find = |prefix: &str| {
