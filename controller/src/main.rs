@@ -121,23 +121,23 @@ async fn run(flags: Flags) -> Result<()> {
     let unseal = crds::UnsealOptions {
         accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
     };
+    let timeouts = server::Timeouts {
+        read: flags.read_timeout,
+        write: flags.write_timeout,
+    };
     let api = server::api_router(ApiState {
         registry: registry.clone(),
         metrics: metrics.clone(),
         limiter: Arc::new(RateLimiter::new(flags.rate_limit, flags.rate_limit_burst)),
         unseal,
+        timeouts,
     });
     let api_addr = Flags::socket_addr(&flags.listen_addr)?;
     let metrics_addr = Flags::socket_addr(&flags.listen_metrics_addr)?;
-    let timeouts = server::Timeouts {
-        read: flags.read_timeout,
-        write: flags.write_timeout,
-    };
-    let api_server = tokio::spawn(server::serve(api_addr, api, timeouts));
+    let api_server = tokio::spawn(server::serve(api_addr, api));
     let metrics_server = tokio::spawn(server::serve(
         metrics_addr,
-        server::metrics_router(metrics.clone()),
-        timeouts,
+        server::metrics_router(metrics.clone(), timeouts),
     ));
 
     let mut leading = if flags.leader_elect {

@@ -33,15 +33,23 @@ pub struct ApiState {
     pub limiter: Arc<RateLimiter>,
     /// `--accept-deprecated-v1-data`.
     pub unseal: UnsealOptions,
+    /// `--read-timeout`, `--write-timeout`.
+    pub timeouts: Timeouts,
 }
 
-/// `--read-timeout` and `--write-timeout`.
+/// `--read-timeout` and `--write-timeout`; zero means no limit, as in Go's `http.Server`.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     /// Reading the request body (408 Request Timeout when exceeded).
     pub read: Duration,
     /// Reading the body and producing the response (503 when exceeded).
     pub write: Duration,
+}
+
+impl Timeouts {
+    fn limit(d: Duration) -> Option<Duration> {
+        (!d.is_zero()).then_some(d)
+    }
 }
 
 /// The API router (`--listen-addr`).
@@ -56,36 +64,38 @@ pub fn api_router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/v1/cert.pem", get(cert))
         .merge(limited)
+        .layer(middleware::from_fn_with_state(state.timeouts, deadline))
         .layer(middleware::from_fn_with_state(state.clone(), instrument))
         .with_state(state)
 }
 
 /// The metrics router (`--listen-metrics-addr`).
-pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    metrics.render(),
-                )
-            }
-        }),
-    )
+pub fn metrics_router(metrics: Arc<Metrics>, timeouts: Timeouts) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        metrics.render(),
+                    )
+                }
+            }),
+        )
+        .layer(middleware::from_fn_with_state(timeouts, deadline))
 }
 
 /// Serves `router` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, router: Router, timeouts: Timeouts) -> anyhow::Result<()> {
+pub async fn serve(addr: SocketAddr, router: Router) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "HTTP server listening");
-    let router = router.layer(middleware::from_fn_with_state(timeouts, deadline));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -98,23 +108,35 @@ pub async fn serve(addr: SocketAddr, router: Router, timeouts: Timeouts) -> anyh
 /// arrive within the read timeout, and the whole request be answered within the write timeout.
 /// The body is read here, at most [`MAX_BODY_BYTES`] of it (413 beyond).
 async fn deadline(State(timeouts): State<Timeouts>, request: Request, next: Next) -> Response {
-    let started = tokio::time::Instant::now();
-    let (parts, body) = request.into_parts();
-    let read = tokio::time::timeout(
-        timeouts.read.min(timeouts.write),
-        axum::body::to_bytes(body, MAX_BODY_BYTES),
-    );
-    let body = match read.await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
-        }
-        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
+    let write_deadline =
+        Timeouts::limit(timeouts.write).and_then(|d| tokio::time::Instant::now().checked_add(d));
+    let read_limit = match (
+        Timeouts::limit(timeouts.read),
+        Timeouts::limit(timeouts.write),
+    ) {
+        (Some(r), Some(w)) => Some(r.min(w)),
+        (r, w) => r.or(w),
     };
-    let request = Request::from_parts(parts, axum::body::Body::from(body));
-    match tokio::time::timeout_at(started + timeouts.write, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "response timed out\n").into_response(),
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+    let body = match read_limit {
+        Some(limit) => match tokio::time::timeout(limit, read).await {
+            Ok(read) => read,
+            Err(_) => return (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
+        },
+        None => read.await,
+    };
+    let Ok(body) = body else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    };
+    let response = next.run(Request::from_parts(parts, axum::body::Body::from(body)));
+    match write_deadline {
+        Some(at) => tokio::time::timeout_at(at, response)
+            .await
+            .unwrap_or_else(|_| {
+                (StatusCode::SERVICE_UNAVAILABLE, "response timed out\n").into_response()
+            }),
+        None => response.await,
     }
 }
 
@@ -286,4 +308,69 @@ async fn instrument(State(state): State<ApiState>, request: Request, next: Next)
         .with_label_values(&[path.as_str(), method.as_str()])
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Status line of the answer to a 2-byte POST whose second byte comes after 300 ms.
+    async fn answer_to_a_slow_body(timeouts: Timeouts) -> String {
+        let router = Router::new()
+            .route(
+                "/",
+                post(|body: Bytes| async move { body.len().to_string() }),
+            )
+            .layer(middleware::from_fn_with_state(timeouts, deadline));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{",
+            )
+            .await
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The server may have answered and closed already.
+        let _ = stream.write_all(b"}").await;
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text).await;
+        text.lines().next().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_body_slower_than_the_read_timeout_gets_408_and_zero_means_no_limit() {
+        let short = Duration::from_millis(100);
+        let long = Duration::from_secs(60);
+        assert_eq!(
+            answer_to_a_slow_body(Timeouts {
+                read: short,
+                write: long
+            })
+            .await,
+            "HTTP/1.1 408 Request Timeout"
+        );
+        assert_eq!(
+            answer_to_a_slow_body(Timeouts {
+                read: long,
+                write: short
+            })
+            .await,
+            "HTTP/1.1 408 Request Timeout",
+            "the body also counts against the write timeout"
+        );
+        assert_eq!(
+            answer_to_a_slow_body(Timeouts {
+                read: Duration::ZERO,
+                write: Duration::ZERO
+            })
+            .await,
+            "HTTP/1.1 200 OK"
+        );
+    }
 }

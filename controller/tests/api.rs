@@ -477,7 +477,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
             .0
             .get("revision")
             .map(String::as_str),
-        Some("0.1.0"),
+        Some(env!("CARGO_PKG_VERSION")),
         "build_info revision"
     );
     assert_eq!(
@@ -670,7 +670,7 @@ fn version_flag_prints_the_version() {
     assert_eq!(code, Some(0), "--version exits 0; stderr: {stderr}");
     assert_eq!(
         stdout.trim_end(),
-        "controller version: 0.1.0",
+        format!("controller version: {}", env!("CARGO_PKG_VERSION")),
         "--version output"
     );
 }
