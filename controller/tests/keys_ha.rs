@@ -205,6 +205,47 @@ async fn an_unlabelled_key_secret_named_after_the_prefix_is_loaded() {
     );
 }
 
+/// Without `POD_NAMESPACE` and outside a cluster (no service-account namespace file), the
+/// controller keeps its keys in `default`, as the original.
+#[tokio::test]
+async fn without_pod_namespace_the_keys_live_in_default() {
+    let sa_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    if std::path::Path::new(sa_file).exists() {
+        eprintln!("{sa_file} exists here: its namespace would be used; skipping");
+        return;
+    }
+    let cp = control_plane().await;
+    let client = cp.client().expect("client");
+    let (_, app_ns) = namespaces(cp, "no-pod-ns").await;
+    // A prefix of its own, to find this controller's key among anything else in `default`.
+    let prefix = format!("no-pod-ns-{}", std::process::id());
+    let controller = ControllerProcess::start_exact(
+        cp.kubeconfig_path(),
+        "",
+        None,
+        &[
+            format!("--key-prefix={prefix}"),
+            "--key-size=2048".to_owned(),
+            "--all-namespaces=false".to_owned(),
+            format!("--additional-namespaces={app_ns}"),
+        ],
+        &[],
+    );
+    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    let keys: Vec<Secret> = key_secrets(&client, "default")
+        .await
+        .into_iter()
+        .filter(|s| name_of(s).starts_with(&prefix))
+        .collect();
+    assert_eq!(keys.len(), 1, "one key in default");
+    assert!(same_cert(&cert, &key_cert_pem(&keys[0])));
+    drop(controller); // stopped first, so that it cannot make a new key after the clean-up
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .delete(&name_of(&keys[0]), &DeleteParams::default())
+        .await
+        .expect("clean up the key");
+}
+
 #[tokio::test]
 async fn first_key_uses_the_default_prefix_type_and_label() {
     let cp = control_plane().await;
