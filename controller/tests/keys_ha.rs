@@ -206,7 +206,8 @@ async fn an_unlabelled_key_secret_named_after_the_prefix_is_loaded() {
 }
 
 /// Without `POD_NAMESPACE` and outside a cluster (no service-account namespace file), the
-/// controller keeps its keys in `default`, as the original.
+/// controller keeps its keys in `default`, as the original; its first key has the default size,
+/// 4096 bits.
 #[tokio::test]
 async fn without_pod_namespace_the_keys_live_in_default() {
     let sa_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -225,7 +226,6 @@ async fn without_pod_namespace_the_keys_live_in_default() {
         None,
         &[
             format!("--key-prefix={prefix}"),
-            "--key-size=2048".to_owned(),
             "--all-namespaces=false".to_owned(),
             format!("--additional-namespaces={app_ns}"),
         ],
@@ -239,6 +239,12 @@ async fn without_pod_namespace_the_keys_live_in_default() {
         .collect();
     assert_eq!(keys.len(), 1, "one key in default");
     assert!(same_cert(&cert, &key_cert_pem(&keys[0])));
+    let key = crds::keygen::from_key_secret(&keys[0]).expect("the key loads");
+    assert_eq!(
+        key.certificate.public_key().bits(),
+        4096,
+        "the default --key-size"
+    );
     drop(controller); // stopped first, so that it cannot make a new key after the clean-up
     Api::<Secret>::namespaced(client.clone(), "default")
         .delete(&name_of(&keys[0]), &DeleteParams::default())
