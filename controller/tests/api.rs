@@ -288,23 +288,19 @@ async fn verify_is_rate_limited_with_retry_after() {
 /// original (without them it sends as fast as the API server answers).
 #[tokio::test]
 async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
-    let cp = control_plane().await;
-    let client = cp.client().expect("client");
-    let (keys_ns, app_ns) = namespaces(cp, "client-qps").await;
-    let controller = ControllerProcess::start(
-        cp.kubeconfig_path(),
-        &keys_ns,
-        &[&app_ns],
+    let env = Env::start(
+        "client-qps",
         &["--kubeclient-qps=2", "--kubeclient-burst=1"],
-    );
-    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    )
+    .await;
+    let (client, app_ns, cert) = (&env.client, env.app_ns.as_str(), env.cert.as_str());
     let names: Vec<String> = (0..4).map(|i| format!("slow-{i}")).collect();
     let started = Instant::now();
     for name in &names {
-        create_sealed(&client, &seal(&cert, &app_ns, name, &[("v", b"1")])).await;
+        create_sealed(client, &seal(cert, app_ns, name, &[("v", b"1")])).await;
     }
     for name in &names {
-        wait_synced(&client, &app_ns, name, "True").await;
+        wait_synced(client, app_ns, name, "True").await;
     }
     let elapsed = started.elapsed();
     // Each new SealedSecret costs three requests (Secret, Event, status): 12 at 2/s after a
@@ -314,7 +310,9 @@ async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
         "12 requests at --kubeclient-qps=2 took only {elapsed:?}"
     );
     assert!(
-        controller.log().contains("Kubernetes client rate limit"),
+        env.controller
+            .log()
+            .contains("Kubernetes client rate limit"),
         "the limit is logged at start"
     );
 }
@@ -323,21 +321,17 @@ async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
 /// `--log-format=json` writes one JSON object per log line.
 #[tokio::test]
 async fn metrics_can_omit_sealed_secret_names_and_logs_can_be_json() {
-    let cp = control_plane().await;
-    let client = cp.client().expect("client");
-    let (keys_ns, app_ns) = namespaces(cp, "omit-labels").await;
-    let controller = ControllerProcess::start(
-        cp.kubeconfig_path(),
-        &keys_ns,
-        &[&app_ns],
+    let env = Env::start(
+        "omit-labels",
         &["--metrics-omit-secret-labels", "--log-format=json"],
-    );
-    let cert = controller.wait_for_cert(CERT_TIMEOUT);
+    )
+    .await;
+    let (client, app_ns) = (&env.client, env.app_ns.as_str());
     let name = "inventory-item-7";
-    create_sealed(&client, &seal(&cert, &app_ns, name, &[("v", b"1")])).await;
-    wait_synced(&client, &app_ns, name, "True").await;
+    create_sealed(client, &seal(&env.cert, app_ns, name, &[("v", b"1")])).await;
+    wait_synced(client, app_ns, name, "True").await;
 
-    let text = controller.metrics();
+    let text = env.controller.metrics();
     assert!(
         metric_value(&text, &format!("{P}unseal_requests_total"), &[]).is_some_and(|v| v >= 1.0),
         "the other metrics are there"
@@ -347,7 +341,7 @@ async fn metrics_can_omit_sealed_secret_names_and_logs_can_be_json() {
         "no condition_info series, no SealedSecret name"
     );
 
-    let log = controller.log();
+    let log = env.controller.log();
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty(), "the controller logged something");
     for line in lines {

@@ -35,40 +35,7 @@ const FIELD_MANAGER: &str = "sealed-secrets-controller";
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A running controller with its namespaces and certificate.
-struct Env {
-    client: Client,
-    keys_ns: String,
-    app_ns: String,
-    controller: ControllerProcess,
-    cert: String,
-}
-
 impl Env {
-    /// Starts a controller (key namespace + one app namespace) and waits for its certificate.
-    async fn start(prefix: &str, extra: &[&str]) -> Self {
-        let cp = control_plane().await;
-        let client = cp.client().expect("admin client for the control plane");
-        let keys_ns = cp
-            .create_namespace(&format!("{prefix}-keys"))
-            .await
-            .expect("create the key namespace");
-        let app_ns = cp
-            .create_namespace(prefix)
-            .await
-            .expect("create the app namespace");
-        let controller =
-            ControllerProcess::start(cp.kubeconfig_path(), &keys_ns, &[&app_ns], extra);
-        let cert = controller.wait_for_cert(CERT_WAIT);
-        Self {
-            client,
-            keys_ns,
-            app_ns,
-            controller,
-            cert,
-        }
-    }
-
     fn sealed_api(&self) -> Api<SealedSecret> {
         Api::namespaced(self.client.clone(), &self.app_ns)
     }

@@ -416,6 +416,47 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         .map(|(_, v)| v)
 }
 
+/// A running controller with its namespaces and certificate, for one test.
+pub struct Env {
+    /// Admin client of the control plane.
+    pub client: Client,
+    /// Where the controller keeps its keys.
+    pub keys_ns: String,
+    /// The one namespace it unseals in.
+    pub app_ns: String,
+    /// The controller.
+    pub controller: ControllerProcess,
+    /// Its certificate (PEM).
+    pub cert: String,
+}
+
+impl Env {
+    /// Starts a controller (fresh key namespace `PREFIX-keys` + app namespace `PREFIX`) with
+    /// `extra` flags, and waits for its certificate.
+    pub async fn start(prefix: &str, extra: &[&str]) -> Self {
+        let cp = control_plane().await;
+        let client = cp.client().expect("admin client for the control plane");
+        let keys_ns = cp
+            .create_namespace(&format!("{prefix}-keys"))
+            .await
+            .expect("create the key namespace");
+        let app_ns = cp
+            .create_namespace(prefix)
+            .await
+            .expect("create the app namespace");
+        let controller =
+            ControllerProcess::start(cp.kubeconfig_path(), &keys_ns, &[&app_ns], extra);
+        let cert = controller.wait_for_cert(Duration::from_secs(60));
+        Self {
+            client,
+            keys_ns,
+            app_ns,
+            controller,
+            cert,
+        }
+    }
+}
+
 /// A key namespace and an app namespace, both fresh.
 pub async fn namespaces(cp: &envtest::ControlPlane, prefix: &str) -> (String, String) {
     let keys = cp
