@@ -14,22 +14,17 @@ if ((${#missing[@]})); then
   apt-get install -y -qq openssl python3 python3-venv nodejs npm git >/dev/null
 fi
 
-echo "==> control plane (tests/envtest/install.sh)" >&2
-KUBEBUILDER_ASSETS="$(tests/envtest/install.sh | tail -n 1)"
-export KUBEBUILDER_ASSETS
-echo "==> interop oracles (tests/oracles/install.sh)" >&2
-tests/oracles/install.sh >/dev/null
-echo "==> kubectl with kustomize v5 (tests/kubectl-v5/install.sh)" >&2
-tests/kubectl-v5/install.sh >/dev/null
-
 # The build cache. Cargo never deletes outdated artifacts, so a cache reused across many changes
-# only grows; past its budget it is removed and rebuilt (a clean build takes about 3 GiB). A disk
+# only grows; past its budget it is removed and rebuilt (a clean build takes 2-3 GiB). A disk
 # too full for the build fails here, with the figures, rather than in the linker.
 target_dir="${CARGO_TARGET_DIR:-target}"
 budget_gib="${SEALED_SECRETS_CACHE_BUDGET_GIB:-8}"
 cache_kib=0
 if [ -d "$target_dir" ]; then
-  cache_kib="$(du -sk "$target_dir" | cut -f1)"
+  cache_kib="$(du -sk "$target_dir" | cut -f1)" || {
+    echo "error: cannot measure the build cache $target_dir" >&2
+    exit 1
+  }
   if ((cache_kib > budget_gib * 1024 * 1024)); then
     echo "==> build cache $target_dir is $((cache_kib / 1024)) MiB, over its ${budget_gib} GiB budget: removing it" >&2
     rm -rf "$target_dir"
@@ -44,6 +39,14 @@ if ((free_kib < need_kib)); then
   echo "error: $((free_kib / 1024)) MiB free for the build cache $target_dir; the build needs about $((need_kib / 1024)) MiB more (free some disk, or set CARGO_TARGET_DIR to a roomier disk)" >&2
   exit 1
 fi
+
+echo "==> control plane (tests/envtest/install.sh)" >&2
+KUBEBUILDER_ASSETS="$(tests/envtest/install.sh | tail -n 1)"
+export KUBEBUILDER_ASSETS
+echo "==> interop oracles (tests/oracles/install.sh)" >&2
+tests/oracles/install.sh >/dev/null
+echo "==> kubectl with kustomize v5 (tests/kubectl-v5/install.sh)" >&2
+tests/kubectl-v5/install.sh >/dev/null
 
 echo "==> cargo fmt --check" >&2
 cargo fmt --all -- --check

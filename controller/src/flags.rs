@@ -190,7 +190,7 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         total += value * seconds;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
 }
 
 /// Prefix of the environment variables that set flags, as in the original: `--key-prefix` is
@@ -304,6 +304,7 @@ mod tests {
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("3d").is_err());
+        assert!(parse_go_duration("9999999999999999h").is_err());
     }
 
     #[test]

@@ -70,7 +70,10 @@ fn controller_namespace() -> String {
         .unwrap_or_else(|| "default".to_owned())
 }
 
-async fn client(flags: &Flags) -> Result<kube::Client> {
+/// The API client, and the one for leader election: the same, unless `--kubeclient-qps` throttles
+/// the first (Lease renewals must not queue behind a backlog of throttled requests, or the
+/// leader would lose its Lease under load).
+async fn clients(flags: &Flags) -> Result<(kube::Client, kube::Client)> {
     let config = match &flags.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -81,16 +84,17 @@ async fn client(flags: &Flags) -> Result<kube::Client> {
             .await
             .context("no in-cluster config and no kubeconfig")?,
     };
-    let builder = kube::client::ClientBuilder::try_from(config)?;
+    let unthrottled = kube::Client::try_from(config.clone())?;
     Ok(match flags.kubeclient_qps.filter(|qps| *qps > 0.0) {
         Some(qps) => {
             let burst = flags.kubeclient_burst.unwrap_or(throttle::DEFAULT_BURST);
             tracing::info!(qps, burst, "Kubernetes client rate limit");
-            builder
+            let throttled = kube::client::ClientBuilder::try_from(config)?
                 .with_layer(&throttle::ThrottleLayer::new(qps, burst))
-                .build()
+                .build();
+            (throttled, unthrottled)
         }
-        None => builder.build(),
+        None => (unthrottled.clone(), unthrottled),
     })
 }
 
@@ -98,7 +102,7 @@ async fn run(flags: Flags) -> Result<()> {
     flags.validate()?;
     let namespace = controller_namespace();
     tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
-    let client = client(&flags).await?;
+    let (client, lease_client) = clients(&flags).await?;
     let mut metrics = Metrics::new(VERSION, !flags.key_renew_period.is_zero())?;
     if flags.metrics_omit_secret_labels {
         metrics = metrics.omit_secret_labels();
@@ -142,7 +146,7 @@ async fn run(flags: Flags) -> Result<()> {
 
     let mut leading = if flags.leader_elect {
         leader::campaign(
-            client.clone(),
+            lease_client,
             &namespace,
             &flags.leader_elect_lease_name,
             flags.leader_elect_lease_duration,

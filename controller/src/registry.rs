@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crds::keygen::{self, SealingKey, KEY_LABEL, KEY_LABEL_ACTIVE};
 use crds::PrivateKey;
@@ -177,6 +177,28 @@ fn load(secret: &Secret) -> Option<LoadedKey> {
     }
 }
 
+/// The unlabelled key Secret named `name`, if it exists. A failed read is retried (with
+/// backoff, up to a minute apart) rather than taken for "no such key": the registry must not
+/// look complete, and a first key be made, while a key may be missing from it.
+async fn read_legacy_key(api: &Api<Secret>, name: &str) -> Option<Secret> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match api.get_opt(name).await {
+            Ok(found) => {
+                if found.is_some() {
+                    tracing::info!(secret = %name, "loading the unlabelled key Secret named after --key-prefix");
+                }
+                return found;
+            }
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, retry_in = ?delay, "cannot read the legacy key Secret; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
 /// Keeps `registry` equal to the active key Secrets of `namespace` until the stream ends.
 ///
 /// As in the original, a Secret named exactly `legacy_name` (`--key-prefix`: how its first
@@ -202,15 +224,8 @@ pub async fn watch_keys(
                     .iter()
                     .any(|s| s.metadata.name.as_deref() == Some(legacy_name.as_str()))
                 {
-                    match api.get_opt(&legacy_name).await {
-                        Ok(Some(legacy)) => {
-                            tracing::info!(secret = %legacy_name, "loading the unlabelled key Secret named after --key-prefix");
-                            buffer.push(legacy);
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(secret = %legacy_name, error = %e, "cannot read the legacy key Secret");
-                        }
+                    if let Some(legacy) = read_legacy_key(&api, &legacy_name).await {
+                        buffer.push(legacy);
                     }
                 }
                 registry.replace_all(&buffer);

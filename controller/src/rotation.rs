@@ -112,7 +112,11 @@ async fn create_key(
     fresh_registry.replace_all(&fresh.items);
     let due = policy.next_due(fresh_registry.newest_time());
     if !forced && due.is_some_and(|d| d > SystemTime::now()) {
-        registry.replace_all(&fresh.items);
+        // Adds what the watch has not delivered yet; removes nothing (the list holds only
+        // labelled keys, not the legacy one named after the prefix).
+        for secret in &fresh.items {
+            registry.apply(secret);
+        }
         return Ok(());
     }
     // Certificates carry whole seconds: start after the newest key so the new one sorts first.

@@ -54,17 +54,20 @@ impl Timeouts {
 
 /// The API router (`--listen-addr`).
 pub fn api_router(state: ApiState) -> Router {
+    // The deadline (which reads the body) runs after the rate limit: a refused client's body is
+    // never read.
     let limited = Router::new()
         .route("/v1/verify", post(verify))
         .route("/v1/rotate", post(rotate))
+        .layer(middleware::from_fn_with_state(state.timeouts, deadline))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .route("/healthz", any(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/v1/cert.pem", get(cert))
-        .merge(limited)
         .layer(middleware::from_fn_with_state(state.timeouts, deadline))
+        .merge(limited)
         .layer(middleware::from_fn_with_state(state.clone(), instrument))
         .with_state(state)
 }
@@ -126,8 +129,14 @@ async fn deadline(State(timeouts): State<Timeouts>, request: Request, next: Next
         },
         None => read.await,
     };
-    let Ok(body) = body else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if is_length_limit(&e) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
+        }
+        Err(_) => {
+            return (StatusCode::BAD_REQUEST, "cannot read the request body\n").into_response()
+        }
     };
     let response = next.run(Request::from_parts(parts, axum::body::Body::from(body)));
     match write_deadline {
@@ -138,6 +147,19 @@ async fn deadline(State(timeouts): State<Timeouts>, request: Request, next: Next
             }),
         None => response.await,
     }
+}
+
+/// Whether reading a body failed because it is over the size limit (rather than, say, the
+/// client hanging up or sending broken chunked encoding).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 async fn readyz(State(state): State<ApiState>) -> Response {
@@ -315,8 +337,18 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// Status line of the answer to a 2-byte POST whose second byte comes after 300 ms.
-    async fn answer_to_a_slow_body(timeouts: Timeouts) -> String {
+    /// How a test client sends its request.
+    enum Send {
+        /// `{`, a pause of 300 ms, then `}` (Content-Length: 2).
+        Slowly,
+        /// One byte of a declared 10, then it closes its side.
+        HalfAndHangUp,
+        /// A body one byte over [`MAX_BODY_BYTES`].
+        TooLarge,
+    }
+
+    /// Status line of the answer to a POST sent as `how`, behind the deadline middleware.
+    async fn answer(timeouts: Timeouts, how: Send) -> String {
         let router = Router::new()
             .route(
                 "/",
@@ -329,48 +361,67 @@ mod tests {
         let addr = listener.local_addr().expect("address");
         tokio::spawn(async move { axum::serve(listener, router).await });
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(
-                b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{",
+        let head = |len: usize| {
+            format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len}\r\n\r\n"
             )
-            .await
-            .expect("send");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // The server may have answered and closed already.
-        let _ = stream.write_all(b"}").await;
+        };
+        // Writes may fail once the server has answered and closed: the answer is what counts.
+        match how {
+            Send::Slowly => {
+                let _ = stream.write_all(format!("{}{{", head(2)).as_bytes()).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = stream.write_all(b"}").await;
+            }
+            Send::HalfAndHangUp => {
+                let _ = stream.write_all(format!("{}{{", head(10)).as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+            Send::TooLarge => {
+                let len = MAX_BODY_BYTES + 1;
+                let _ = stream.write_all(head(len).as_bytes()).await;
+                let _ = stream.write_all(&vec![b'x'; len]).await;
+            }
+        }
         let mut text = String::new();
         let _ = stream.read_to_string(&mut text).await;
         text.lines().next().unwrap_or_default().to_owned()
     }
 
+    const SHORT: Duration = Duration::from_millis(100);
+    const LONG: Duration = Duration::from_secs(60);
+
     #[tokio::test]
     async fn a_body_slower_than_the_read_timeout_gets_408_and_zero_means_no_limit() {
-        let short = Duration::from_millis(100);
-        let long = Duration::from_secs(60);
+        let t = |read, write| Timeouts { read, write };
         assert_eq!(
-            answer_to_a_slow_body(Timeouts {
-                read: short,
-                write: long
-            })
-            .await,
+            answer(t(SHORT, LONG), Send::Slowly).await,
             "HTTP/1.1 408 Request Timeout"
         );
         assert_eq!(
-            answer_to_a_slow_body(Timeouts {
-                read: long,
-                write: short
-            })
-            .await,
+            answer(t(LONG, SHORT), Send::Slowly).await,
             "HTTP/1.1 408 Request Timeout",
             "the body also counts against the write timeout"
         );
         assert_eq!(
-            answer_to_a_slow_body(Timeouts {
-                read: Duration::ZERO,
-                write: Duration::ZERO
-            })
-            .await,
+            answer(t(Duration::ZERO, Duration::ZERO), Send::Slowly).await,
             "HTTP/1.1 200 OK"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversize_body_gets_413_and_a_broken_one_400() {
+        let timeouts = Timeouts {
+            read: LONG,
+            write: LONG,
+        };
+        assert_eq!(
+            answer(timeouts, Send::TooLarge).await,
+            "HTTP/1.1 413 Payload Too Large"
+        );
+        assert_eq!(
+            answer(timeouts, Send::HalfAndHangUp).await,
+            "HTTP/1.1 400 Bad Request"
         );
     }
 }

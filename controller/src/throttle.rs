@@ -46,7 +46,9 @@ impl TokenBucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.qps))
+            // A qps so small that the wait overflows a Duration waits "forever".
+            Err(Duration::try_from_secs_f64((1.0 - self.tokens) / self.qps)
+                .unwrap_or(Duration::MAX))
         }
     }
 }

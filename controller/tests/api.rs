@@ -238,13 +238,14 @@ async fn verify_is_rate_limited_with_retry_after() {
         "only 200 or 429: {codes:?}"
     );
     let limited: Vec<&HttpResponse> = answers.iter().filter(|r| r.status == 429).collect();
+    // 2 at once plus 2 per second: within 2 s at most 6 of the 10 pass.
     assert!(
-        !limited.is_empty(),
-        "10 verifies in {elapsed:?} at 1/s with burst 1 are limited: {codes:?}"
+        limited.len() >= 4 || elapsed > Duration::from_secs(2),
+        "10 quick verifies at 2/s with burst 1 are mostly refused: {codes:?} in {elapsed:?}"
     );
     assert!(
-        limited.len() >= 5,
-        "most of 10 quick verifies are refused at 1/s: {codes:?} in {elapsed:?}"
+        !limited.is_empty(),
+        "some are refused: {codes:?} in {elapsed:?}"
     );
     for r in &limited {
         let retry = r.header("retry-after").unwrap_or_else(|| {

@@ -868,10 +868,11 @@ async fn leader_election_one_key_one_writer_and_failover() {
     )
     .await;
     let took = killed.elapsed();
-    // Within a lease duration of the last renewal (about 3 s measured here), plus 2 s of slack
-    // for a loaded machine.
+    // The follower waits for the Lease to expire (at most the 4 s lease after the last renewal),
+    // then kube-lease-manager waits a random 0.1-1 s before taking it; plus a few API calls and
+    // this test's polling. Measured 2.9-3.1 s here.
     assert!(
-        took <= Duration::from_secs(4 + 2),
+        took <= Duration::from_secs(4 + 4),
         "failover took {took:?} with a 4s lease"
     );
     let second = seal(&cert, &app_ns, "ha-2", &[("v", b"two")]);
