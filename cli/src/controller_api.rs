@@ -78,6 +78,11 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
         ),
         None => match Config::from_kubeconfig(&options).await {
             Ok(c) => c,
+            // In-cluster only when there is no kubeconfig at all: a kubeconfig that does not work
+            // (an unknown --context, say) is reported as such.
+            Err(e) if crate::kubeconfig::exists() => {
+                return Err(anyhow!(e).context("cannot use the kubeconfig"))
+            }
             Err(_) => Config::incluster().map_err(|_| {
                 anyhow!("no kubeconfig found (set --kubeconfig or $KUBECONFIG, or pass --cert)")
             })?,
@@ -101,6 +106,26 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
                 .map(|p| p.into_contents())
                 .collect(),
         );
+    }
+    if let Some(cert) = &flags.client_certificate {
+        config.auth_info.client_certificate = Some(cert.display().to_string());
+        config.auth_info.client_certificate_data = None;
+    }
+    if let Some(key) = &flags.client_key {
+        config.auth_info.client_key = Some(key.display().to_string());
+        config.auth_info.client_key_data = None;
+    }
+    if let Some(name) = &flags.tls_server_name {
+        config.tls_server_name = Some(name.clone());
+    }
+    if let Some(username) = &flags.username {
+        config.auth_info.username = Some(username.clone());
+    }
+    if let Some(password) = &flags.password {
+        config.auth_info.password = Some(password.clone().into());
+    }
+    if flags.as_user.is_none() && !flags.as_group.is_empty() {
+        bail!("--as-group requires --as (as kubectl)");
     }
     if let Some(user) = &flags.as_user {
         config.auth_info.impersonate = Some(user.clone());

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use crds::goflags::{parse_go_bool, parse_go_duration};
 
 /// Seal Kubernetes Secrets into SealedSecrets that only the controller in the cluster can open.
 ///
@@ -14,6 +15,8 @@ use clap::{Args, Parser, Subcommand};
     name = "kubeseal",
     disable_version_flag = true,
     args_conflicts_with_subcommands = true,
+    // As pflag: a flag given twice keeps its last value (lists keep accumulating).
+    args_override_self = true,
     after_help = "Examples:\n  kubeseal --cert pub-cert.pem -o yaml < secret.yaml > sealed-secret.yaml\n  kubeseal --cert pub-cert.pem --merge-into sealed-secret.yaml < more-keys.yaml\n  echo -n s3cr3t | kubeseal --cert pub-cert.pem --raw --namespace ns --name mysecret\n  kubeseal --recovery-unseal --recovery-private-key backup.yaml < sealed-secret.yaml\n\nExit status: 0 on success, 1 on any error (one line on stderr, nothing written), 2 on bad usage."
 )]
 pub struct Cli {
@@ -26,6 +29,54 @@ pub struct Cli {
 
     #[command(flatten)]
     pub cluster: ClusterFlags,
+
+    #[command(flatten)]
+    pub klog: KlogFlags,
+}
+
+/// The logging flags the Go `kubeseal` inherits from klog: accepted (so scripts that pass
+/// `-v 2` keep working) and ignored, hidden from the help.
+#[derive(Debug, Default, Args)]
+pub struct KlogFlags {
+    /// Log level verbosity (ignored).
+    #[arg(short = 'v', long = "v", hide = true, value_name = "LEVEL")]
+    pub v: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "vmodule", hide = true)]
+    pub vmodule: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "log_dir", hide = true)]
+    pub log_dir: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "log_file", hide = true)]
+    pub log_file: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "log_file_max_size", hide = true)]
+    pub log_file_max_size: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "stderrthreshold", hide = true)]
+    pub stderrthreshold: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "log_backtrace_at", hide = true)]
+    pub log_backtrace_at: Option<String>,
+    /// Ignored (klog).
+    #[arg(long = "logtostderr", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub logtostderr: bool,
+    /// Ignored (klog).
+    #[arg(long = "alsologtostderr", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub alsologtostderr: bool,
+    /// Ignored (klog).
+    #[arg(long = "skip_headers", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_headers: bool,
+    /// Ignored (klog).
+    #[arg(long = "skip_log_headers", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_log_headers: bool,
+    /// Ignored (klog).
+    #[arg(long = "add_dir_header", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub add_dir_header: bool,
+    /// Ignored (klog).
+    #[arg(long = "one_output", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub one_output: bool,
 }
 
 /// Subcommands (the original has none; these are additions).
@@ -70,15 +121,15 @@ pub struct SealFlags {
     pub secret_file: Option<PathBuf>,
 
     /// Write certificate to stdout. Useful for later use with --cert.
-    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub fetch_cert: bool,
 
     /// Allow empty data in the secret object.
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub allow_empty_data: bool,
 
     /// Validate the given sealed secret object (needs the controller).
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub validate: bool,
 
     /// Merge items from secret into an existing sealed secret file, updating the file in-place
@@ -88,7 +139,7 @@ pub struct SealFlags {
 
     /// Encrypt a raw value passed via --from-file (or stdin); needs --name for strict scope and a
     /// namespace unless cluster-wide.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub raw: bool,
 
     /// Name of the sealed secret (required with --raw and strict scope; overrides the input's
@@ -107,12 +158,12 @@ pub struct SealFlags {
     pub scope: Option<String>,
 
     /// Re-encrypt the given sealed secret to use the latest cluster key (needs the controller).
-    #[arg(long, alias = "rotate")]
+    #[arg(long, alias = "rotate", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub re_encrypt: bool,
 
     /// Decrypt a sealed secrets file obtained from stdin, using the private key passed with
     /// --recovery-private-key. Intended to be used in disaster recovery mode.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub recovery_unseal: bool,
 
     /// Private key filename used by the --recovery-unseal command. Multiple files accepted either
@@ -181,7 +232,7 @@ pub struct ClusterFlags {
     #[arg(long)]
     pub token: Option<String>,
     /// If true, the server's certificate will not be checked for validity.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub insecure_skip_tls_verify: bool,
     /// Path to a cert file for the certificate authority.
     #[arg(long, value_name = "FILE")]
@@ -231,20 +282,26 @@ impl ClusterFlags {
     }
 }
 
-/// Parses a duration as the Go programs write them in flags: `30s`, `5m`, `1h`, or plain
-/// seconds.
+/// Parses a duration as kubectl's `--request-timeout` does: plain seconds (`30`), else Go's
+/// duration syntax (`30s`, `1m30s`, `1.5s`, `500ms`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, "s"), |i| t.split_at(i));
-    let invalid = || format!("invalid duration {text:?} (e.g. 30s, 5m, 1h)");
-    let n: u64 = num.parse().map_err(|_| invalid())?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(invalid()),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    parse_go_duration(t).map_err(|_| format!("invalid duration {text:?} (e.g. 30s, 1m30s, 500ms)"))
+}
+
+impl Cli {
+    /// Parses `args` (the program name first), taking each flag not given there from its
+    /// `SEALED_SECRETS_*` environment variable, as the Go `kubeseal` does.
+    pub fn try_parse_with_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = crds::goflags::with_env_vars(<Self as clap::CommandFactory>::command());
+        let matches = command.try_get_matches_from(args)?;
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
 }

@@ -36,22 +36,33 @@ pub fn context_namespace(explicit: Option<&Path>, context: Option<&str>) -> Resu
             .find(|c| !c.is_empty())
             .map(str::to_owned)
     });
-    let namespace = current.as_deref().and_then(|name| {
-        configs
-            .iter()
-            .flat_map(|c| {
-                c.get("contexts")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-            })
-            .find(|ctx| ctx.get("name").and_then(Value::as_str) == Some(name))
-            .and_then(|ctx| ctx.pointer("/context/namespace"))
-            .and_then(Value::as_str)
-            .filter(|ns| !ns.is_empty())
-            .map(str::to_owned)
-    });
-    Ok(Some(namespace.unwrap_or_else(|| "default".to_owned())))
+    let Some(name) = current else {
+        return Ok(Some("default".to_owned()));
+    };
+    // As client-go: a context that does not exist is an error, never a silent "default" (a
+    // Secret sealed for the wrong namespace could never be unsealed).
+    let context = configs
+        .iter()
+        .flat_map(|c| {
+            c.get("contexts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .find(|ctx| ctx.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .ok_or_else(|| anyhow::anyhow!("context was not found for specified context: {name}"))?;
+    let namespace = context
+        .pointer("/context/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
+    Ok(Some(namespace.to_owned()))
+}
+
+/// Whether any kubeconfig file exists where kubectl looks (`$KUBECONFIG`, else
+/// `~/.kube/config`).
+pub fn exists() -> bool {
+    candidate_files(None).iter().any(|p| p.is_file())
 }
 
 fn candidate_files(explicit: Option<&Path>) -> Vec<PathBuf> {

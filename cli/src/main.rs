@@ -5,13 +5,16 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use kubeseal::flags::{Cli, Command};
 use kubeseal::{bulk, modes};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_with_env(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(Command::Completion { shell }) = cli.command {
         let mut cmd = Cli::command();
         clap_complete::generate(shell, &mut cmd, "kubeseal", &mut std::io::stdout());

@@ -168,12 +168,13 @@ pub(crate) fn parse_format(s: &str) -> Result<Format> {
     }
 }
 
-/// `-o` wins; otherwise a `.yaml`/`.yml` output file means YAML; otherwise JSON.
+/// As the original: a `.yaml`/`.yml` output file means YAML whatever `-o` says; otherwise `-o`,
+/// else JSON.
 fn output_format(explicit: Option<Format>, out_file: Option<&Path>) -> Format {
-    explicit.unwrap_or_else(|| match out_file.and_then(|p| p.extension()) {
+    match out_file.and_then(|p| p.extension()) {
         Some(ext) if ext == "yaml" || ext == "yml" => Format::Yaml,
-        _ => Format::Json,
-    })
+        _ => explicit.unwrap_or(Format::Json),
+    }
 }
 
 fn sink(cli: &Cli) -> Sink {
@@ -410,7 +411,9 @@ fn seal_raw(cli: &Cli, key: &PublicKey, scope: Option<Scope>) -> Result<()> {
         [] => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                bail!("--raw needs the value to seal: pass --from-file PATH or pipe it on stdin");
+                // As the original: typed in (ended by Ctrl-D), the value stays out of the shell
+                // history.
+                eprintln!("(tty detected: expecting a secret to encrypt in stdin)");
             }
             let mut buf = Zeroizing::new(Vec::new());
             stdin

@@ -176,6 +176,9 @@ stringData:
   password: CANARY-PLAINTEXT
 "#;
 
+const SECRET_WITHOUT_NAMESPACE: &str =
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: YQ==}\n";
+
 fn cert_arg() -> String {
     keys().cert().display().to_string()
 }
@@ -343,6 +346,22 @@ fn namespace_comes_from_metadata_then_flag_then_kubeconfig() {
         stdout(&o).contains("\"namespace\": \"default\""),
         "context without namespace means default"
     );
+
+    // A context that does not exist is an error, never a silent "default".
+    let o = kubeseal_env(
+        &["--cert", &cert, "--context", "typo"],
+        no_ns.as_bytes(),
+        &[("KUBECONFIG", &kc)],
+    );
+    assert_fails(&o, "context was not found for specified context: typo");
+    // SEALED_SECRETS_NAMESPACE sets -n, as every SEALED_SECRETS_<FLAG> sets its flag.
+    let o = kubeseal_env(
+        &["--cert", &cert],
+        no_ns.as_bytes(),
+        &[("SEALED_SECRETS_NAMESPACE", "fromenv")],
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).contains("\"namespace\": \"fromenv\""));
 
     let o = kubeseal(&["--cert", &cert], no_ns.as_bytes());
     assert_fails(&o, "input secret has no namespace");
@@ -564,6 +583,60 @@ fn raw_mode_prints_bare_base64_for_each_scope() {
     assert_ok(&o);
 }
 
+/// Flag syntax a script written for the Go `kubeseal` uses: a repeated flag keeps its last
+/// value, booleans take `=true`/`=1`/`=f`, klog's `-v 2` is accepted, durations are Go's.
+#[test]
+fn go_flag_syntax_is_accepted() {
+    let cert = cert_arg();
+    let o = kubeseal(
+        &[
+            "--cert", &cert, "-o", "yaml", "-o", "json", "-n", "a", "-n", "b",
+        ],
+        SECRET_WITHOUT_NAMESPACE.as_bytes(),
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).starts_with("{"), "the last -o wins");
+    assert!(
+        stdout(&o).contains("\"namespace\": \"b\""),
+        "the last -n wins"
+    );
+
+    for raw in ["--raw=true", "--raw=1", "--raw=T"] {
+        let o = kubeseal(
+            &["--cert", &cert, raw, "--name", "s", "-n", "ns", "-v", "2"],
+            b"value",
+        );
+        assert_ok(&o);
+        assert!(!stdout(&o).contains('{'), "{raw} seals a raw value");
+    }
+    let o = kubeseal(
+        &[
+            "--cert",
+            &cert,
+            "--raw=false",
+            "-n",
+            "ns",
+            "--request-timeout",
+            "1m30s",
+        ],
+        SECRET_WITHOUT_NAMESPACE.as_bytes(),
+    );
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("SealedSecret"),
+        "--raw=false seals a Secret"
+    );
+    let o = kubeseal_env(
+        &["--cert", &cert, "-n", "ns"],
+        b"apiVersion: v1\nkind: Secret\nmetadata: {name: e}\n",
+        &[("SEALED_SECRETS_ALLOW_EMPTY_DATA", "1")],
+    );
+    assert_ok(&o);
+    let o = kubeseal(&["--cert", &cert, "--raw=maybe"], b"x");
+    assert_eq!(o.status.code(), Some(2), "a bad boolean is a usage error");
+    assert!(stderr(&o).contains("maybe"), "{}", stderr(&o));
+}
+
 #[test]
 fn sealed_file_is_written_atomically_and_its_extension_picks_yaml() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -572,6 +645,14 @@ fn sealed_file_is_written_atomically_and_its_extension_picks_yaml() {
     let o = kubeseal(&["--cert", &cert_arg(), "-w", &out_arg], SECRET.as_bytes());
     assert_ok(&o);
     assert!(o.stdout.is_empty());
+    let written = std::fs::read_to_string(&out).expect("written");
+    assert!(written.starts_with("---\napiVersion: bitnami.com/v1alpha1\n"));
+    // As the original, the extension wins over -o.
+    let o = kubeseal(
+        &["--cert", &cert_arg(), "-o", "json", "-w", &out_arg],
+        SECRET.as_bytes(),
+    );
+    assert_ok(&o);
     let written = std::fs::read_to_string(&out).expect("written");
     assert!(written.starts_with("---\napiVersion: bitnami.com/v1alpha1\n"));
     // A failing run leaves the existing file untouched and no temp files behind.
@@ -721,6 +802,16 @@ fn recovery_keys_can_be_comma_separated_or_repeated_and_be_backups() {
         let data = unsealed_data(&kubeseal(&args, &sealed));
         assert_eq!(data[0]["username"], "YWRtaW4=", "{keyspec:?}");
     }
+    // The owner reference in Go's field order (apiVersion, kind, name, uid, controller).
+    let o = recovery_unseal(&sealed, &k.key());
+    assert_ok(&o);
+    let text = stdout(&o);
+    let refs = &text[text
+        .find("\"ownerReferences\"")
+        .expect("an owner reference")..];
+    let at = |key: &str| refs.find(&format!("\"{key}\"")).expect(key);
+    let order = ["apiVersion", "kind", "name", "uid", "controller"].map(at);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{refs}");
 }
 
 #[test]

@@ -146,75 +146,17 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parses a boolean as Go's `strconv.ParseBool` does: 1, t, T, TRUE, true, True and the
-/// matching false forms.
-pub fn parse_go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(format!("invalid boolean {other:?} (use true or false)")),
-    }
-}
-
-/// Parses a Go `time.Duration` string: `720h`, `1h30m`, `15s`, `500ms`, `0`.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => return Err(format!("unknown unit {other:?} in duration {s:?}")),
-        };
-        total += value * seconds;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
-}
-
-/// Prefix of the environment variables that set flags, as in the original: `--key-prefix` is
-/// also `SEALED_SECRETS_KEY_PREFIX`. A flag on the command line wins over its variable.
-pub const ENV_PREFIX: &str = "SEALED_SECRETS_";
+pub use crds::goflags::{parse_go_bool, parse_go_duration};
 
 impl Flags {
     /// Parses `args` (the program name first), taking each flag not given there from its
-    /// `SEALED_SECRETS_*` environment variable (see [`ENV_PREFIX`]).
+    /// `SEALED_SECRETS_*` environment variable, as the original does.
     pub fn try_parse_with_env<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = <Self as clap::CommandFactory>::command().mut_args(|arg| {
-            match arg.get_long() {
-                Some(long) if long != "version" && long != "help" => {
-                    let name = format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"));
-                    // clap keeps variable names as `&'static str`; this runs once per process.
-                    arg.env(&*Box::leak(name.into_boxed_str()))
-                }
-                _ => arg,
-            }
-        });
+        let command = crds::goflags::with_env_vars(<Self as clap::CommandFactory>::command());
         let matches = command.try_get_matches_from(args)?;
         <Self as clap::FromArgMatches>::from_arg_matches(&matches)
     }
@@ -292,20 +234,6 @@ impl Flags {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(
-            parse_go_duration("720h"),
-            Ok(Duration::from_secs(720 * 3600))
-        );
-        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_go_duration("10").is_err());
-        assert!(parse_go_duration("3d").is_err());
-        assert!(parse_go_duration("9999999999999999h").is_err());
-    }
 
     #[test]
     fn go_boolean_flags_and_aliases() {

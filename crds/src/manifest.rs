@@ -272,9 +272,36 @@ mod go_shape {
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<&'a BTreeMap<String, String>>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        owner_references: Option<&'a Vec<meta::OwnerReference>>,
+        owner_references: Option<Vec<OwnerReference<'a>>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         finalizers: Option<&'a Vec<String>>,
+    }
+
+    /// Go's `metav1.OwnerReference` order.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OwnerReference<'a> {
+        api_version: &'a str,
+        kind: &'a str,
+        name: &'a str,
+        uid: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        controller: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        block_owner_deletion: Option<bool>,
+    }
+
+    impl<'a> From<&'a meta::OwnerReference> for OwnerReference<'a> {
+        fn from(o: &'a meta::OwnerReference) -> Self {
+            Self {
+                api_version: &o.api_version,
+                kind: &o.kind,
+                name: &o.name,
+                uid: &o.uid,
+                controller: o.controller,
+                block_owner_deletion: o.block_owner_deletion,
+            }
+        }
     }
 
     /// Go's `v1.Secret` order: kind, apiVersion, metadata, immutable, data, stringData, type.
@@ -340,7 +367,8 @@ mod go_shape {
                 creation_timestamp: m.creation_timestamp.as_ref(),
                 labels: non_empty(&m.labels),
                 annotations: non_empty(&m.annotations),
-                owner_references: non_empty(&m.owner_references),
+                owner_references: non_empty(&m.owner_references)
+                    .map(|refs| refs.iter().map(OwnerReference::from).collect()),
                 finalizers: non_empty(&m.finalizers),
             }
         }

@@ -1,0 +1,99 @@
+//! Command-line parsing shared by the binaries, as the Go originals parse: Go's boolean and
+//! duration syntax, and flags set from `SEALED_SECRETS_*` environment variables (the originals'
+//! `pflagenv`).
+
+use std::time::Duration;
+
+/// Prefix of the environment variables that set flags: `--key-prefix` is also
+/// `SEALED_SECRETS_KEY_PREFIX`. A flag on the command line wins over its variable.
+pub const ENV_PREFIX: &str = "SEALED_SECRETS_";
+
+/// Parses a boolean as Go's `strconv.ParseBool` does: 1, t, T, TRUE, true, True and the
+/// matching false forms.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(format!("invalid boolean {other:?} (use true or false)")),
+    }
+}
+
+/// Parses a Go `time.Duration` string: `720h`, `1h30m`, `15s`, `500ms`, `0`.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("unknown unit {other:?} in duration {s:?}")),
+        };
+        total += value * seconds;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
+}
+
+/// `command` with every long flag that has no environment variable yet also read from
+/// `SEALED_SECRETS_<FLAG>` (dashes as underscores, upper case), except `--help` and `--version`.
+pub fn with_env_vars(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| match arg.get_long() {
+        Some(long) if long != "version" && long != "help" && arg.get_env().is_none() => {
+            let name = format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"));
+            // clap keeps variable names as `&'static str`; this runs once per process.
+            arg.env(&*Box::leak(name.into_boxed_str()))
+        }
+        _ => arg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("720h"),
+            Ok(Duration::from_secs(720 * 3600))
+        );
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("3d").is_err());
+        assert!(parse_go_duration("9999999999999999h").is_err());
+    }
+
+    #[test]
+    fn go_booleans() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_go_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_go_bool(f), Ok(false), "{f}");
+        }
+        assert!(parse_go_bool("yes").is_err());
+    }
+}
