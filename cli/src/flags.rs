@@ -291,17 +291,3 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     }
     parse_go_duration(t).map_err(|_| format!("invalid duration {text:?} (e.g. 30s, 1m30s, 500ms)"))
 }
-
-impl Cli {
-    /// Parses `args` (the program name first), taking each flag not given there from its
-    /// `SEALED_SECRETS_*` environment variable, as the Go `kubeseal` does.
-    pub fn try_parse_with_env<I, T>(args: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let command = crds::goflags::with_env_vars(<Self as clap::CommandFactory>::command());
-        let matches = command.try_get_matches_from(args)?;
-        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
-    }
-}

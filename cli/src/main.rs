@@ -11,7 +11,7 @@ use kubeseal::flags::{Cli, Command};
 use kubeseal::{bulk, modes};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_with_env(std::env::args_os()) {
+    let cli = match crds::goflags::parse_with_env::<Cli, _, _>(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };

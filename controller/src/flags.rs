@@ -149,18 +149,6 @@ pub enum LogFormat {
 pub use crds::goflags::{parse_go_bool, parse_go_duration};
 
 impl Flags {
-    /// Parses `args` (the program name first), taking each flag not given there from its
-    /// `SEALED_SECRETS_*` environment variable, as the original does.
-    pub fn try_parse_with_env<I, T>(args: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let command = crds::goflags::with_env_vars(<Self as clap::CommandFactory>::command());
-        let matches = command.try_get_matches_from(args)?;
-        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
-    }
-
     /// `--listen-addr` style (`:8080`, `127.0.0.1:8080`) as a socket address.
     pub fn socket_addr(addr: &str) -> Result<SocketAddr> {
         let full = if addr.starts_with(':') {
@@ -278,7 +266,8 @@ mod tests {
         std::env::set_var("SEALED_SECRETS_MY_CN", "from-env");
         std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "true");
         std::env::set_var("SEALED_SECRETS_KEY_RENEW_PERIOD", "1h");
-        let f = Flags::try_parse_with_env(["c", "--key-renew-period=2h"]).expect("parses");
+        let f = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--key-renew-period=2h"])
+            .expect("parses");
         assert_eq!(f.my_cn, "from-env");
         assert!(f.skip_recreate);
         assert_eq!(
@@ -287,7 +276,7 @@ mod tests {
             "the command line wins"
         );
         std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "maybe");
-        let err = Flags::try_parse_with_env(["c"]).expect_err("invalid value");
+        let err = crds::goflags::parse_with_env::<Flags, _, _>(["c"]).expect_err("invalid value");
         assert!(err.to_string().contains("maybe"), "{err}");
         for name in ["MY_CN", "SKIP_RECREATE", "KEY_RENEW_PERIOD"] {
             std::env::remove_var(format!("SEALED_SECRETS_{name}"));

@@ -25,7 +25,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const RECONCILE_CONCURRENCY: u16 = 16;
 
 fn main() -> ExitCode {
-    let flags = match Flags::try_parse_with_env(std::env::args_os()) {
+    let flags = match crds::goflags::parse_with_env::<Flags, _, _>(std::env::args_os()) {
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };

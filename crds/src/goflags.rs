@@ -68,6 +68,18 @@ pub fn with_env_vars(command: clap::Command) -> clap::Command {
     })
 }
 
+/// Parses `args` (the program name first) into `P`, taking each flag not given there from its
+/// `SEALED_SECRETS_*` environment variable (see [`with_env_vars`]).
+pub fn parse_with_env<P, I, T>(args: I) -> Result<P, clap::Error>
+where
+    P: clap::Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = with_env_vars(P::command()).try_get_matches_from(args)?;
+    P::from_arg_matches(&matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
