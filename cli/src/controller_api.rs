@@ -58,7 +58,8 @@ pub struct ControllerApi {
 /// The kubectl-style client configuration from the flags.
 pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
     let options = KubeConfigOptions {
-        context: flags.context.clone(),
+        // An empty --context means unset, as with kubectl.
+        context: flags.context.clone().filter(|c| !c.is_empty()),
         cluster: flags.cluster.clone(),
         user: flags.user.clone(),
     };
@@ -80,7 +81,7 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
             Ok(c) => c,
             // In-cluster only when there is no kubeconfig at all: a kubeconfig that does not work
             // (an unknown --context, say) is reported as such.
-            Err(e) if crate::kubeconfig::exists() => {
+            Err(e) if options.context.is_some() || crate::kubeconfig::has_current_context() => {
                 return Err(anyhow!(e).context("cannot use the kubeconfig"))
             }
             Err(_) => Config::incluster().map_err(|_| {

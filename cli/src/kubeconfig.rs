@@ -29,13 +29,17 @@ pub fn context_namespace(explicit: Option<&Path>, context: Option<&str>) -> Resu
     if configs.is_empty() {
         return Ok(None);
     }
-    let current = context.map(str::to_owned).or_else(|| {
-        configs
-            .iter()
-            .filter_map(|c| c.get("current-context").and_then(Value::as_str))
-            .find(|c| !c.is_empty())
-            .map(str::to_owned)
-    });
+    // An empty --context means unset, as with kubectl.
+    let current = context
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            configs
+                .iter()
+                .filter_map(|c| c.get("current-context").and_then(Value::as_str))
+                .find(|c| !c.is_empty())
+                .map(str::to_owned)
+        });
     let Some(name) = current else {
         return Ok(Some("default".to_owned()));
     };
@@ -59,10 +63,21 @@ pub fn context_namespace(explicit: Option<&Path>, context: Option<&str>) -> Resu
     Ok(Some(namespace.to_owned()))
 }
 
-/// Whether any kubeconfig file exists where kubectl looks (`$KUBECONFIG`, else
-/// `~/.kube/config`).
-pub fn exists() -> bool {
-    candidate_files(None).iter().any(|p| p.is_file())
+/// Whether a kubeconfig where kubectl looks (`$KUBECONFIG`, else `~/.kube/config`) names a
+/// current context. An empty or context-less one counts as none, as with client-go (which then
+/// uses the in-cluster config).
+pub fn has_current_context() -> bool {
+    candidate_files(None).iter().any(|path| {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_yaml::from_slice::<Value>(&bytes).ok())
+            .and_then(|v| {
+                v.get("current-context")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .is_some_and(|c| !c.is_empty())
+    })
 }
 
 fn candidate_files(explicit: Option<&Path>) -> Vec<PathBuf> {

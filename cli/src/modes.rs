@@ -299,8 +299,15 @@ fn seal_all(
     secrets: Vec<ZeroizingSecret>,
     mut opts: SealOptions,
 ) -> Result<Vec<SealedSecret>> {
+    // As the original, the kubeconfig is consulted only for a Secret that needs a namespace: one
+    // without any, sealed with a scope other than cluster-wide.
     let needs_namespace = secrets.iter().any(|s| {
-        s.metadata.namespace.as_deref().is_none_or(str::is_empty) && opts.namespace.is_none()
+        let scope = opts
+            .scope
+            .unwrap_or_else(|| crds::Scope::from_annotations(s.metadata.annotations.as_ref()));
+        s.metadata.namespace.as_deref().is_none_or(str::is_empty)
+            && opts.namespace.is_none()
+            && scope != crds::Scope::ClusterWide
     });
     if needs_namespace {
         opts.fallback_namespace = fallback_namespace(cli)?;

@@ -347,6 +347,20 @@ fn namespace_comes_from_metadata_then_flag_then_kubeconfig() {
         "context without namespace means default"
     );
 
+    // A stale context does not matter when no namespace is needed (cluster-wide).
+    let o = kubeseal_env(
+        &[
+            "--cert",
+            &cert,
+            "--context",
+            "typo",
+            "--scope",
+            "cluster-wide",
+        ],
+        no_ns.as_bytes(),
+        &[("KUBECONFIG", &kc)],
+    );
+    assert_ok(&o);
     // A context that does not exist is an error, never a silent "default".
     let o = kubeseal_env(
         &["--cert", &cert, "--context", "typo"],
@@ -635,6 +649,27 @@ fn go_flag_syntax_is_accepted() {
     let o = kubeseal(&["--cert", &cert, "--raw=maybe"], b"x");
     assert_eq!(o.status.code(), Some(2), "a bad boolean is a usage error");
     assert!(stderr(&o).contains("maybe"), "{}", stderr(&o));
+
+    // A variable that is set but empty counts as unset (CI templating leaves many).
+    let o = kubeseal_env(
+        &["--cert", &cert, "-n", "ns"],
+        SECRET_WITHOUT_NAMESPACE.as_bytes(),
+        &[
+            ("SEALED_SECRETS_RAW", ""),
+            ("SEALED_SECRETS_SECRET_FILE", ""),
+            ("SEALED_SECRETS_FORMAT", ""),
+        ],
+    );
+    assert_ok(&o);
+    // --help names the variables, never their values.
+    let o = kubeseal_env(
+        &["--help"],
+        b"",
+        &[("SEALED_SECRETS_TOKEN", "s3cr3t-token")],
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).contains("SEALED_SECRETS_TOKEN"));
+    assert!(!stdout(&o).contains("s3cr3t-token"), "help printed a token");
 }
 
 #[test]

@@ -55,16 +55,35 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
 }
 
-/// `command` with every long flag that has no environment variable yet also read from
+/// `command` with every visible long flag that has no environment variable yet also read from
 /// `SEALED_SECRETS_<FLAG>` (dashes as underscores, upper case), except `--help` and `--version`.
+///
+/// As the originals' `pflagenv`, a variable that is set but empty counts as unset (also for
+/// flags that declare their own variable). `--help` never prints variables' values (a token or
+/// password may be among them).
 pub fn with_env_vars(command: clap::Command) -> clap::Command {
-    command.mut_args(|arg| match arg.get_long() {
-        Some(long) if long != "version" && long != "help" && arg.get_env().is_none() => {
-            let name = format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"));
-            // clap keeps variable names as `&'static str`; this runs once per process.
-            arg.env(&*Box::leak(name.into_boxed_str()))
+    let empty = |name: &str| std::env::var_os(name).is_some_and(|v| v.is_empty());
+    command.mut_args(|arg| {
+        let arg = arg.hide_env_values(true);
+        if let Some(env) = arg.get_env() {
+            return if empty(&env.to_string_lossy()) {
+                arg.env(None)
+            } else {
+                arg
+            };
         }
-        _ => arg,
+        match arg.get_long() {
+            Some(long) if long != "version" && long != "help" && !arg.is_hide_set() => {
+                let name = format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"));
+                if empty(&name) {
+                    arg
+                } else {
+                    // clap keeps variable names as `&'static str`; this runs once per process.
+                    arg.env(&*Box::leak(name.into_boxed_str()))
+                }
+            }
+            _ => arg,
+        }
     })
 }
 
