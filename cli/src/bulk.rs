@@ -122,7 +122,7 @@ pub struct SealArgs {
     pub scope: Option<String>,
 
     /// Allow empty data in the secret objects.
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", action = clap::ArgAction::Set, value_parser = crds::goflags::parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
     pub allow_empty_data: bool,
 
     #[command(flatten)]

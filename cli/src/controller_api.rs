@@ -81,7 +81,12 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
             Ok(c) => c,
             // In-cluster only when there is no kubeconfig at all: a kubeconfig that does not work
             // (an unknown --context, say) is reported as such.
-            Err(e) if options.context.is_some() || crate::kubeconfig::has_current_context() => {
+            // (An empty or context-less kubeconfig counts as none, as with client-go.)
+            Err(e)
+                if options.context.is_some()
+                    || Kubeconfig::read()
+                        .is_ok_and(|k| k.current_context.is_some_and(|c| !c.is_empty())) =>
+            {
                 return Err(anyhow!(e).context("cannot use the kubeconfig"))
             }
             Err(_) => Config::incluster().map_err(|_| {

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
-use crds::goflags::{parse_go_bool, parse_go_duration};
+use clap::{Args, Parser, Subcommand};
+use crds::goflags::parse_go_duration;
 
 /// Seal Kubernetes Secrets into SealedSecrets that only the controller in the cluster can open.
 ///
@@ -60,22 +60,22 @@ pub struct KlogFlags {
     #[arg(long = "log_backtrace_at", hide = true)]
     pub log_backtrace_at: Option<String>,
     /// Ignored (klog).
-    #[arg(long = "logtostderr", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "logtostderr", hide = true)]
     pub logtostderr: bool,
     /// Ignored (klog).
-    #[arg(long = "alsologtostderr", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "alsologtostderr", hide = true)]
     pub alsologtostderr: bool,
     /// Ignored (klog).
-    #[arg(long = "skip_headers", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "skip_headers", hide = true)]
     pub skip_headers: bool,
     /// Ignored (klog).
-    #[arg(long = "skip_log_headers", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "skip_log_headers", hide = true)]
     pub skip_log_headers: bool,
     /// Ignored (klog).
-    #[arg(long = "add_dir_header", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "add_dir_header", hide = true)]
     pub add_dir_header: bool,
     /// Ignored (klog).
-    #[arg(long = "one_output", hide = true, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long = "one_output", hide = true)]
     pub one_output: bool,
 }
 
@@ -121,15 +121,15 @@ pub struct SealFlags {
     pub secret_file: Option<PathBuf>,
 
     /// Write certificate to stdout. Useful for later use with --cert.
-    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
     pub fetch_cert: bool,
 
     /// Allow empty data in the secret object.
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
     pub allow_empty_data: bool,
 
     /// Validate the given sealed secret object (needs the controller).
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub validate: bool,
 
     /// Merge items from secret into an existing sealed secret file, updating the file in-place
@@ -139,7 +139,7 @@ pub struct SealFlags {
 
     /// Encrypt a raw value passed via --from-file (or stdin); needs --name for strict scope and a
     /// namespace unless cluster-wide.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub raw: bool,
 
     /// Name of the sealed secret (required with --raw and strict scope; overrides the input's
@@ -158,12 +158,12 @@ pub struct SealFlags {
     pub scope: Option<String>,
 
     /// Re-encrypt the given sealed secret to use the latest cluster key (needs the controller).
-    #[arg(long, alias = "rotate", action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long, alias = "rotate")]
     pub re_encrypt: bool,
 
     /// Decrypt a sealed secrets file obtained from stdin, using the private key passed with
     /// --recovery-private-key. Intended to be used in disaster recovery mode.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub recovery_unseal: bool,
 
     /// Private key filename used by the --recovery-unseal command. Multiple files accepted either
@@ -232,7 +232,7 @@ pub struct ClusterFlags {
     #[arg(long)]
     pub token: Option<String>,
     /// If true, the server's certificate will not be checked for validity.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub insecure_skip_tls_verify: bool,
     /// Path to a cert file for the certificate authority.
     #[arg(long, value_name = "FILE")]

@@ -63,23 +63,6 @@ pub fn context_namespace(explicit: Option<&Path>, context: Option<&str>) -> Resu
     Ok(Some(namespace.to_owned()))
 }
 
-/// Whether a kubeconfig where kubectl looks (`$KUBECONFIG`, else `~/.kube/config`) names a
-/// current context. An empty or context-less one counts as none, as with client-go (which then
-/// uses the in-cluster config).
-pub fn has_current_context() -> bool {
-    candidate_files(None).iter().any(|path| {
-        std::fs::read(path)
-            .ok()
-            .and_then(|bytes| serde_yaml::from_slice::<Value>(&bytes).ok())
-            .and_then(|v| {
-                v.get("current-context")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .is_some_and(|c| !c.is_empty())
-    })
-}
-
 fn candidate_files(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];

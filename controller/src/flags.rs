@@ -55,7 +55,7 @@ pub struct Flags {
     pub rate_limit_burst: u32,
     /// Do not fill sealed_secrets_controller_condition_info, so /metrics does not name
     /// SealedSecrets (for a metrics port reachable by users who should not list them).
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub metrics_omit_secret_labels: bool,
     /// Comma-separated list of additional annotations for private key secrets (k=v).
     #[arg(long, default_value = "")]
@@ -64,17 +64,17 @@ pub struct Flags {
     #[arg(long, default_value = "")]
     pub privatekey_labels: String,
     /// Accepted for compatibility; garbage collection always follows owner references.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub old_gc_behavior: bool,
     /// Whether to update the status of SealedSecrets.
     #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub update_status: bool,
     /// Accepted for compatibility: key Secrets created or restored while running are always
     /// picked up.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub watch_for_secrets: bool,
     /// Do not re-create or restore a Secret someone deleted or edited.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub skip_recreate: bool,
     /// Accepted for compatibility (logs go to stderr).
     #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
@@ -113,7 +113,7 @@ pub struct Flags {
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Elect a leader among replicas through a Lease; only the leader creates keys and writes
     /// Secrets, every replica serves the HTTP API.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    #[arg(long)]
     pub leader_elect: bool,
     /// Lease duration for leader election.
     #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
@@ -250,6 +250,13 @@ mod tests {
             assert_eq!(f.update_status, value, "--update-status={text}");
         }
         assert!(Flags::try_parse_from(["c", "--update-status=yes"]).is_err());
+        // Flags that default to false get Go's syntax from the shared parser.
+        let g = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=t"])
+            .expect("Go boolean syntax");
+        assert!(g.skip_recreate);
+        let g = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=0"])
+            .expect("Go boolean syntax");
+        assert!(!g.skip_recreate);
         let t = Flags::try_parse_from(["c", "--read-timeout", "30s", "--write-timeout=1m"])
             .expect("upstream's server timeouts");
         assert_eq!(

@@ -87,16 +87,37 @@ pub fn with_env_vars(command: clap::Command) -> clap::Command {
     })
 }
 
-/// Parses `args` (the program name first) into `P`, taking each flag not given there from its
-/// `SEALED_SECRETS_*` environment variable (see [`with_env_vars`]).
+/// `command` (and its subcommands) with every on/off flag (`bool`, `ArgAction::SetTrue`)
+/// also taking a value in Go's syntax, as pflag's booleans do: `--raw`, `--raw=true`,
+/// `--raw=1`, `--raw=f`. Flags that default to true declare this themselves.
+pub fn with_go_booleans(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+                arg.action(clap::ArgAction::Set)
+                    .value_parser(parse_go_bool)
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .default_value("false")
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(with_go_booleans)
+}
+
+/// Parses `args` (the program name first) into `P` as the Go originals parse: booleans in Go's
+/// syntax ([`with_go_booleans`]), and each flag not given on the command line taken from its
+/// `SEALED_SECRETS_*` environment variable ([`with_env_vars`]).
 pub fn parse_with_env<P, I, T>(args: I) -> Result<P, clap::Error>
 where
     P: clap::Parser,
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let matches = with_env_vars(P::command()).try_get_matches_from(args)?;
-    P::from_arg_matches(&matches)
+    let command = with_env_vars(with_go_booleans(P::command()));
+    P::from_arg_matches(&command.try_get_matches_from(args)?)
 }
 
 #[cfg(test)]
