@@ -452,3 +452,82 @@ async fn a_state_that_cannot_be_saved_is_saved_later_and_survives_a_restart() {
     assert!(!stderr.contains("refusing"), "{stderr}");
     assert_eq!(std::fs::read(&file).expect("read"), written, "untouched");
 }
+
+/// A key sealed offline (`ccloud-keys api-key`), committed and applied by Flux, comes back as a
+/// Secret the controller wrote: the watcher never feeds it back (it came from Git). The
+/// operator re-minting that key afterwards is fed back, once.
+#[tokio::test]
+async fn a_secret_unsealed_from_git_is_not_fed_back_but_a_later_remint_is() {
+    let env = Env::start("ccloud-fromgit").await;
+    let rel = env.sealed_rel(NAME);
+    let file = env.repo().join(&rel);
+    let repo = env.repo().display().to_string();
+    let mut cmd = ccloud_keys(&["--repo", &repo, "--env", "dev", "-n", &env.app_ns]);
+    cmd.args([
+        "api-key",
+        "--service-account",
+        "orders-app",
+        "--service-account-id",
+        "sa-1x2y",
+        "--resource-id",
+        "lkc-9z8y",
+        "--key",
+        "KEY0OFFLINE00000",
+    ]);
+    let out = run(cmd, b"offline/Secret+0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(env.repo(), &["add", "."]);
+    git(env.repo(), &["commit", "--quiet", "-m", "sealed offline"]);
+    let offline = std::fs::read(&file).expect("sealed file");
+    let watch =
+        WatchProcess::start_in(&env, &["--commit", "--author", "Key Bot <bot@example.com>"]);
+
+    // Flux applies the file: the controller creates the Secret from Git.
+    env.kubectl(&["apply", "-f", &file.display().to_string()], b"");
+    wait_secret(&env.client, &env.app_ns, NAME, |s| s.data.is_some()).await;
+    watch
+        .wait_metric("ccloud_keys_secrets_unchanged_total", 1.0)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        commits(&env),
+        2,
+        "no commit for a Secret that came from Git"
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        offline,
+        "file untouched"
+    );
+    assert_eq!(watch.metric("ccloud_keys_secrets_sealed_total"), 0.0);
+    let unmarked = live(&env, NAME).await;
+    assert!(
+        unmarked
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("sealedsecrets.bitnami.com/managed"))
+            .is_none(),
+        "a Secret from Git is not marked for adoption"
+    );
+
+    // The operator re-mints the key in the cluster: that is fed back, in one commit (the
+    // controller restoring the Git version meanwhile is, again, not).
+    mint(&env, "KEY1REMINT000000", "remint/Secret+1", None);
+    watch
+        .wait_metric("ccloud_keys_secrets_sealed_total", 1.0)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(commits(&env), 3, "exactly one commit for the re-mint");
+    let resealed = std::fs::read(&file).expect("read");
+    assert_ne!(resealed, offline);
+    assert!(String::from_utf8_lossy(&resealed).contains("KEY1REMINT000000"));
+    assert!(
+        !watch.log().contains("remint/Secret"),
+        "no plaintext in the log"
+    );
+}

@@ -9,6 +9,7 @@
 //! fingerprint in the cluster. A replaced API key id is reported (log, Event, metric, commit
 //! message) so it can be revoked.
 
+mod origin;
 mod server;
 mod state;
 
@@ -199,6 +200,8 @@ impl CertCache {
 enum Handled {
     NotSelected,
     Unchanged,
+    /// The data was unsealed from a SealedSecret by the controller: it came from Git.
+    FromGit,
     Written,
     DryRun,
 }
@@ -391,6 +394,11 @@ impl<'a> Watcher<'a> {
                 self.metrics.unchanged.inc();
                 tracing::debug!(secret = %name, "plaintext already sealed; nothing to do");
             }
+            Ok(Handled::FromGit) => {
+                self.failed.remove(&name);
+                self.metrics.unchanged.inc();
+                tracing::debug!(secret = %name, "data unsealed from a SealedSecret (from Git); not fed back");
+            }
             Ok(Handled::NotSelected | Handled::DryRun) => {}
             Err((reason, e)) => {
                 let message = format!("{e:#}");
@@ -411,6 +419,9 @@ impl<'a> Watcher<'a> {
         let name = live.metadata.name.clone().unwrap_or_default();
         if !self.selected(&name) {
             return Ok(Handled::NotSelected);
+        }
+        if origin::data_came_from_sealed_secret(live) {
+            return Ok(Handled::FromGit);
         }
         let ns = self.namespace.clone();
         if !self.args.no_adopt && !self.dry_run {
