@@ -1,19 +1,19 @@
-//! The GitOps repository layout Flux watches, and the few Git operations ccloud-keys needs
-//! (through the `git` program): sealed files at `secrets/sealed/<env>/<namespace>-<name>.yaml`,
-//! each environment's certificate at `secrets/keys/<env>.crt`.
+//! The GitOps repository layout Flux watches: sealed files at
+//! `secrets/sealed/<env>/<namespace>-<name>.yaml`, each environment's certificate at
+//! `secrets/keys/<env>.crt`. The Git operations are kubeseal's (`kubeseal::git`), shared with
+//! `kubeseal bulk re-encrypt --commit`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use kubeseal::git::WorkTree;
 
 /// A working tree and the environment (`dev`, `prd`, …) files are written for.
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
     env: String,
-    /// Whether the root is in a Git working tree (checked once).
-    is_git: bool,
+    git: WorkTree,
 }
 
 impl Repo {
@@ -30,7 +30,7 @@ impl Repo {
             bail!("--repo {} is not a directory", root.display());
         }
         Ok(Self {
-            is_git: inside_work_tree(&root),
+            git: WorkTree::new(&root),
             root,
             env: env.to_owned(),
         })
@@ -58,14 +58,7 @@ impl Repo {
     /// True when `rel` differs from what Git has committed (modified, staged or untracked). A
     /// directory that is not a Git working tree has no local changes as far as we can tell.
     pub fn has_local_changes(&self, rel: &Path) -> Result<bool> {
-        if !self.is_git {
-            return Ok(false);
-        }
-        let status = self.run(
-            self.git().args(["status", "--porcelain", "--"]).arg(rel),
-            &format!("git status in {}", self.root.display()),
-        )?;
-        Ok(!status.is_empty())
+        self.git.has_local_changes(rel)
     }
 
     /// Writes `bytes` to `rel` atomically, creating its directory.
@@ -81,74 +74,13 @@ impl Repo {
     /// Commits exactly `rel` (nothing else that may be staged) with `message`, as `author`
     /// (`Name <email>`, also used as committer).
     pub fn commit(&self, rel: &Path, message: &str, author: &str) -> Result<()> {
-        let (name, email) = parse_author(author)?;
-        self.run(
-            self.git().args(["add", "--"]).arg(rel),
-            &format!("git add {}", rel.display()),
-        )?;
-        self.run(
-            self.git()
-                .arg("-c")
-                .arg(format!("user.name={name}"))
-                .arg("-c")
-                .arg(format!("user.email={email}"))
-                .args(["commit", "--quiet", "--no-verify", "-m", message, "--"])
-                .arg(rel),
-            &format!("git commit of {}", rel.display()),
-        )?;
-        Ok(())
+        self.git.commit(&[rel.to_owned()], message, author)
     }
 
-    /// Pushes the current branch to `remote`.
+    /// Pushes the current branch to `remote` (once: the watcher retries on its own schedule).
     pub fn push(&self, remote: &str) -> Result<()> {
-        self.run(
-            self.git().args(["push", "--quiet", remote, "HEAD"]),
-            &format!("git push to {remote}"),
-        )?;
-        Ok(())
+        self.git.push(remote)
     }
-
-    fn git(&self) -> Command {
-        git_in(&self.root)
-    }
-
-    /// Runs a git command; its stdout, or an error naming `what` with git's own message.
-    fn run(&self, cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
-        let out = cmd
-            .output()
-            .with_context(|| format!("cannot run {what} (is git installed?)"))?;
-        if !out.status.success() {
-            bail!(
-                "{what} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(out.stdout)
-    }
-}
-
-/// `git -C dir`.
-fn git_in(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir);
-    cmd
-}
-
-/// Whether `dir` is inside a Git working tree (false when git itself is missing).
-fn inside_work_tree(dir: &Path) -> bool {
-    git_in(dir)
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .output()
-        .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"true"))
-}
-
-/// `Name <email>` → (name, email).
-fn parse_author(author: &str) -> Result<(&str, &str)> {
-    let parsed = author
-        .split_once('<')
-        .and_then(|(name, rest)| Some((name.trim(), rest.strip_suffix('>')?.trim())))
-        .filter(|(name, email)| !name.is_empty() && email.contains('@'));
-    parsed.ok_or_else(|| anyhow::anyhow!("--author {author:?} is not of the form 'Name <email>'"))
 }
 
 #[cfg(test)]
@@ -166,15 +98,5 @@ mod tests {
         assert_eq!(repo.cert_file(), dir.path().join("secrets/keys/dev.crt"));
         assert!(Repo::new(dir.path().to_owned(), "../prd").is_err());
         assert!(Repo::new(dir.path().join("missing"), "dev").is_err());
-    }
-
-    #[test]
-    fn authors_need_a_name_and_an_email() {
-        assert_eq!(
-            parse_author("Key Bot <bot@example.com>").ok(),
-            Some(("Key Bot", "bot@example.com"))
-        );
-        assert!(parse_author("bot@example.com").is_err());
-        assert!(parse_author("<bot@example.com>").is_err());
     }
 }

@@ -30,10 +30,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use zeroize::Zeroizing;
 
 use crate::cert;
-use crate::controller_api::ControllerApi;
+use crate::controller_api::{is_unreachable, ControllerApi};
 use crate::flags::ClusterFlags;
+use crate::git::WorkTree;
 use crate::modes::{block_on, parse_format, sealed_secret_from_document};
 use crate::output::write_atomically;
+use crate::rotation::Rotator;
 
 /// `eprintln!` that ignores a closed stderr instead of panicking.
 macro_rules! say {
@@ -135,6 +137,46 @@ pub struct ReEncryptArgs {
     /// Directory of SealedSecret manifests to re-encrypt in place (read recursively).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+
+    /// Rewrite only the files with a value not on the newest key; the others are left byte
+    /// for byte (through the controller this needs this project's controller: /v1/rotate?onlyStale).
+    #[arg(long)]
+    pub only_stale: bool,
+
+    /// Re-encrypt offline with these backed-up private keys (PEM, key Secrets or a List of
+    /// them; comma-separated or repeated): no controller needed.
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub recovery_private_key: Vec<PathBuf>,
+
+    /// With --recovery-private-key: re-encrypt to this certificate (file or URL; e.g. another
+    /// cluster's, to migrate) instead of the newest backed-up key.
+    #[arg(long, value_name = "FILE|URL", requires = "recovery_private_key")]
+    pub cert: Option<String>,
+
+    /// Commit the rewritten files in one commit (a file with uncommitted changes is refused).
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Push the commit (`git push REMOTE HEAD`), rebasing and retrying when refused.
+    #[arg(long, requires = "commit")]
+    pub push: bool,
+
+    /// The remote --push pushes to.
+    #[arg(long, default_value = "origin", requires = "push")]
+    pub remote: String,
+
+    /// Author (and committer) of the commit.
+    #[arg(
+        long,
+        default_value = "kubeseal <kubeseal@localhost>",
+        requires = "commit"
+    )]
+    pub author: String,
+
+    /// First line of the commit message (default: "Re-encrypt N SealedSecret files to the
+    /// newest key"); the files follow in its body.
+    #[arg(long, requires = "commit")]
+    pub message: Option<String>,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -334,60 +376,200 @@ fn seal_file(job: &SealJob, rel: &Path) -> Result<Option<usize>> {
 fn re_encrypt_tree(args: &ReEncryptArgs) -> Result<ExitCode> {
     let format = args.common.format()?;
     require_dir(&args.dir, "DIR")?;
+    let git = args.commit.then(|| WorkTree::new(&args.dir));
+    if let Some(tree) = git.as_ref().filter(|t| !t.is_git()) {
+        bail!(
+            "--commit: {} is not inside a Git working tree",
+            tree.root().display()
+        );
+    }
+    if args.commit {
+        crate::git::parse_author(&args.author)?;
+    }
     let jobs = args.common.jobs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(jobs.clamp(1, 8))
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let api = Arc::new(args.common.controller().await?);
-        let started = Instant::now();
-        let tree = walk(&args.dir, None);
-        let report = Arc::new(Report::new(tree.files.len(), "re-encrypting"));
-        for (dir, err) in &tree.errors {
-            report.failed(dir, err);
+    let run = runtime.block_on(async {
+        let rotator = Arc::new(if args.recovery_private_key.is_empty() {
+            Rotator::Online(args.common.controller().await?)
+        } else {
+            Rotator::offline(&args.recovery_private_key, args.cert.as_deref())?
+        });
+        let job = Arc::new(ReEncryptJob {
+            rotator,
+            format,
+            only_stale: args.only_stale,
+            git: git.clone(),
+        });
+        Ok::<_, anyhow::Error>(re_encrypt_files(&job, &args.dir, jobs).await)
+    })??;
+    let code = run
+        .report
+        .finish("re-encrypted", "SealedSecret", run.elapsed);
+    if run.left > 0 {
+        say!(
+            "stopped: the controller is unreachable; {} left (not attempted; run again to finish)",
+            counted(run.left, "file")
+        );
+    }
+    let committed = match &git {
+        Some(tree) => commit_run(tree, args, &run.rewritten, &run.failed),
+        None => Ok(()),
+    };
+    match committed {
+        Ok(()) if run.left == 0 => Ok(code),
+        Ok(()) => Ok(ExitCode::FAILURE),
+        Err(e) => {
+            say!("error: {e:#}");
+            Ok(ExitCode::FAILURE)
         }
-        let files: Arc<Vec<PathBuf>> =
-            Arc::new(tree.files.iter().map(|rel| args.dir.join(rel)).collect());
-        let next = Arc::new(AtomicUsize::new(0));
-        let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..jobs.min(files.len()) {
-            let (api, files, next, report) = (
-                Arc::clone(&api),
-                Arc::clone(&files),
-                Arc::clone(&next),
-                Arc::clone(&report),
-            );
-            workers.spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let outcome = re_encrypt_file(&api, path, format).await;
-                    report.record(path, outcome, "SealedSecret");
+    }
+}
+
+/// What every worker of `bulk re-encrypt` shares.
+struct ReEncryptJob {
+    rotator: Arc<Rotator>,
+    format: Option<Format>,
+    only_stale: bool,
+    /// With `--commit`: the working tree, whose locally changed files are refused.
+    git: Option<WorkTree>,
+}
+
+/// The end of a `bulk re-encrypt` run.
+struct ReEncryptRun {
+    report: Report,
+    elapsed: Duration,
+    /// Files rewritten, sorted.
+    rewritten: Vec<PathBuf>,
+    /// Files that failed, sorted.
+    failed: Vec<PathBuf>,
+    /// Files not attempted because the controller became unreachable.
+    left: usize,
+}
+
+/// Re-encrypts the files of `dir` on `jobs` workers; stops starting files once the controller
+/// is unreachable (the files done stay done).
+async fn re_encrypt_files(
+    job: &Arc<ReEncryptJob>,
+    dir: &Path,
+    jobs: usize,
+) -> Result<ReEncryptRun> {
+    let started = Instant::now();
+    let tree = walk(dir, None);
+    let report = Arc::new(Report::new(tree.files.len(), "re-encrypting"));
+    for (d, err) in &tree.errors {
+        report.failed(d, err);
+    }
+    let files: Arc<Vec<PathBuf>> = Arc::new(tree.files.iter().map(|rel| dir.join(rel)).collect());
+    let shared = Arc::new(Shared::default());
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..jobs.min(files.len()) {
+        let (job, files, shared, report) = (
+            Arc::clone(job),
+            Arc::clone(&files),
+            Arc::clone(&shared),
+            Arc::clone(&report),
+        );
+        workers.spawn(async move {
+            while !shared.stop.load(Ordering::Relaxed) {
+                let i = shared.next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                shared.attempted.fetch_add(1, Ordering::Relaxed);
+                let outcome = re_encrypt_file(&job, path).await;
+                shared.note(path, &outcome);
+                match outcome {
+                    Ok(Rewrite::Current) => report.unchanged(),
+                    Ok(Rewrite::Written(n)) => {
+                        if job.only_stale {
+                            report.say(&format!("re-encrypted: {}", path.display()));
+                        }
+                        report.record(path, Ok(Some(n)), "SealedSecret");
+                    }
+                    Ok(Rewrite::NoSealedSecret) => report.record(path, Ok(None), "SealedSecret"),
+                    Err(e) => report.record(path, Err(e), "SealedSecret"),
                 }
-            });
-        }
-        while let Some(joined) = workers.join_next().await {
-            joined.map_err(|e| anyhow!("a worker stopped unexpectedly: {e}"))?;
-        }
-        let report = Arc::try_unwrap(report)
-            .map_err(|_| anyhow!("a worker is still running after the end"))?;
-        Ok(report.finish("re-encrypted", "SealedSecret", started.elapsed()))
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined.map_err(|e| anyhow!("a worker stopped unexpectedly: {e}"))?;
+    }
+    let shared =
+        Arc::try_unwrap(shared).map_err(|_| anyhow!("a worker is still running after the end"))?;
+    let report =
+        Arc::try_unwrap(report).map_err(|_| anyhow!("a worker is still running after the end"))?;
+    let attempted = shared.attempted.into_inner().min(files.len());
+    let mut rewritten = shared
+        .rewritten
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut failed = shared
+        .failed
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    rewritten.sort();
+    failed.sort();
+    Ok(ReEncryptRun {
+        report,
+        elapsed: started.elapsed(),
+        rewritten,
+        failed,
+        left: files.len() - attempted,
     })
 }
 
-/// Re-encrypts the SealedSecrets of one file in place: `Some(how many)` when rewritten, `None`
-/// when it has none.
-async fn re_encrypt_file(
-    api: &ControllerApi,
-    path: &Path,
-    format: Option<Format>,
-) -> Result<Option<usize>> {
+/// What the workers of one run share.
+#[derive(Default)]
+struct Shared {
+    next: AtomicUsize,
+    attempted: AtomicUsize,
+    stop: std::sync::atomic::AtomicBool,
+    rewritten: std::sync::Mutex<Vec<PathBuf>>,
+    failed: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl Shared {
+    fn note(&self, path: &Path, outcome: &Result<Rewrite>) {
+        let list = match outcome {
+            Ok(Rewrite::Written(_)) => &self.rewritten,
+            Err(e) => {
+                if is_unreachable(e) {
+                    self.stop.store(true, Ordering::Relaxed);
+                }
+                &self.failed
+            }
+            Ok(_) => return,
+        };
+        list.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.to_owned());
+    }
+}
+
+/// What became of one file.
+enum Rewrite {
+    /// Rewritten, with this many SealedSecrets re-encrypted.
+    Written(usize),
+    /// `--only-stale` and every SealedSecret already on the newest key: not touched.
+    Current,
+    NoSealedSecret,
+}
+
+/// Re-encrypts the SealedSecrets of one file in place; a SealedSecret already current (with
+/// `--only-stale`) keeps its bytes, and a file with nothing stale is not written at all.
+async fn re_encrypt_file(job: &ReEncryptJob, path: &Path) -> Result<Rewrite> {
+    if let Some(git) = &job.git {
+        if git.has_local_changes(path)? {
+            bail!("has uncommitted changes; commit or discard them first (not overwritten)");
+        }
+    }
     let text = std::fs::read(path).context("cannot read file")?;
     let file = ManifestFile::parse(&text)?;
     let mut replacements: Vec<Option<SealedSecret>> = vec![None; file.docs.len()];
-    let mut count = 0;
+    let (mut found, mut count) = (0, 0);
     for (doc, slot) in file.docs.iter().zip(&mut replacements) {
         let is_sealed_secret = doc.kind() == Some(crds::types::KIND)
             && doc.value.get("apiVersion").and_then(|v| v.as_str())
@@ -395,33 +577,76 @@ async fn re_encrypt_file(
         if !is_sealed_secret {
             continue;
         }
+        found += 1;
         let sealed = sealed_secret_from_document(doc.clone())?;
-        let what = format!(
-            "document {} (SealedSecret \"{}/{}\")",
-            doc.index,
-            sealed.metadata.namespace.as_deref().unwrap_or_default(),
-            sealed.metadata.name.as_deref().unwrap_or_default()
-        );
-        let rotated = api
-            .rotate(serde_json::to_vec(&sealed)?)
+        let rotated = job
+            .rotator
+            .rotate(&sealed, job.only_stale)
             .await
-            .with_context(|| what.clone())?;
-        let Some(mut rotated) = rotated else {
-            bail!("{what}: the controller cannot decrypt it");
-        };
-        // As `--re-encrypt` does: drop what the controller's copy carries from the API server.
-        rotated.metadata.creation_timestamp = None;
-        rotated.metadata.generation = None;
-        rotated.metadata.deletion_timestamp = None;
-        *slot = Some(rotated);
-        count += 1;
+            .with_context(|| format!("document {}", doc.index))?;
+        if let Some(rotated) = rotated {
+            *slot = Some(rotated);
+            count += 1;
+        }
     }
-    if count == 0 {
-        return Ok(None);
+    match (found, count) {
+        (0, _) => Ok(Rewrite::NoSealedSecret),
+        (_, 0) => Ok(Rewrite::Current),
+        _ => {
+            let out = file.render(&replacements, job.format)?;
+            write_atomically(path, &out)?;
+            Ok(Rewrite::Written(count))
+        }
     }
-    let out = file.render(&replacements, format)?;
-    write_atomically(path, &out)?;
-    Ok(Some(count))
+}
+
+/// One commit of the rewritten files (the failed ones named in its message), pushed with
+/// `--push`. Nothing rewritten: no commit.
+fn commit_run(
+    tree: &WorkTree,
+    args: &ReEncryptArgs,
+    rewritten: &[PathBuf],
+    failed: &[PathBuf],
+) -> Result<()> {
+    if rewritten.is_empty() {
+        say!("nothing to commit");
+        return Ok(());
+    }
+    let message = commit_message(args.message.as_deref(), rewritten, failed);
+    tree.commit(rewritten, &message, &args.author)?;
+    say!("committed {}", counted(rewritten.len(), "file"));
+    if args.push {
+        tree.push_with_retry(&args.remote)?;
+        say!("pushed to {}", args.remote);
+    }
+    Ok(())
+}
+
+/// The subject, then the files, then the failures.
+fn commit_message(subject: Option<&str>, rewritten: &[PathBuf], failed: &[PathBuf]) -> String {
+    let mut message = subject.map_or_else(
+        || {
+            format!(
+                "Re-encrypt {} to the newest key",
+                counted(rewritten.len(), "SealedSecret file")
+            )
+        },
+        str::to_owned,
+    );
+    message.push_str("\n\n");
+    for path in rewritten {
+        message.push_str(&format!("- {}\n", path.display()));
+    }
+    if !failed.is_empty() {
+        message.push_str(&format!(
+            "\nNot re-encrypted ({} failed):\n",
+            thousands(failed.len())
+        ));
+        for path in failed {
+            message.push_str(&format!("- {}\n", path.display()));
+        }
+    }
+    message
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -705,6 +930,8 @@ struct Report {
     items: AtomicUsize,
     failed: AtomicUsize,
     skipped: AtomicUsize,
+    /// Files left as they were because nothing in them was stale.
+    unchanged: AtomicUsize,
 }
 
 impl Report {
@@ -732,6 +959,7 @@ impl Report {
             items: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             skipped: AtomicUsize::new(0),
+            unchanged: AtomicUsize::new(0),
         }
     }
 
@@ -751,6 +979,17 @@ impl Report {
         self.bar.inc(1);
     }
 
+    /// A file already current: counted, not printed.
+    fn unchanged(&self) {
+        self.unchanged.fetch_add(1, Ordering::Relaxed);
+        self.bar.inc(1);
+    }
+
+    /// A line above the progress bar.
+    fn say(&self, line: &str) {
+        self.bar.suspend(|| say!("{line}"));
+    }
+
     fn failed(&self, file: &Path, err: &anyhow::Error) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         self.bar
@@ -764,8 +1003,14 @@ impl Report {
         let done = self.done.into_inner();
         let items = self.items.into_inner();
         let failed = self.failed.into_inner();
+        let unchanged = self.unchanged.into_inner();
+        let current = if unchanged > 0 {
+            format!(", {} already current", thousands(unchanged))
+        } else {
+            String::new()
+        };
         say!(
-            "{verb} {} ({}), {} failed, {} skipped in {:.1}s",
+            "{verb} {} ({}){current}, {} failed, {} skipped in {:.1}s",
             counted(done, "file"),
             counted(items, noun),
             thousands(failed),

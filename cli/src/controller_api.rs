@@ -21,8 +21,8 @@ const TRANSIENT_RETRIES: u32 = 2;
 
 /// One try of a call.
 enum Attempt {
-    /// The controller answered (any status).
-    Answer(StatusCode, Duration, Vec<u8>),
+    /// The controller answered (any status): status, Retry-After, body, `sealed-secrets-stale`.
+    Answer(StatusCode, Duration, Vec<u8>, Option<bool>),
     /// The proxy's connection to the controller broke mid-way; worth another try.
     Transient(anyhow::Error),
 }
@@ -42,6 +42,31 @@ fn is_transient(message: &str) -> bool {
 async fn pause_before_retry(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
 }
+
+/// The controller could not be reached at all (as opposed to an answer about one object): a
+/// bulk run stops starting new files when it sees this.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+/// Whether `err` says the controller could not be reached.
+pub fn is_unreachable(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.is::<Unreachable>())
+}
+
+/// What `/v1/rotate?onlyStale=true` answered for one SealedSecret.
+#[derive(Debug)]
+pub enum StaleRotation {
+    /// Already on the newest key (204).
+    Current,
+    /// Re-encrypted to the newest key.
+    Rotated(Box<crds::SealedSecret>),
+    /// The controller cannot decrypt it (409).
+    Undecryptable,
+}
+
+/// Header of our controller's `/v1/rotate?onlyStale=true` answers.
+const STALE_HEADER: &str = "sealed-secrets-stale";
 
 /// Default bound on every request when `--request-timeout` is 0.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -207,13 +232,27 @@ impl ControllerApi {
         path: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Vec<u8>)> {
+        self.call_answer(method, path, body)
+            .await
+            .map(|(status, body, _)| (status, body))
+    }
+
+    /// Like [`Self::call`], also returning the `sealed-secrets-stale` header.
+    async fn call_answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Vec<u8>, Option<bool>)> {
         let started = std::time::Instant::now();
         let mut attempt: u32 = 0;
         let mut transient: u32 = 0;
         loop {
-            let (status, retry_after, answer) =
+            let (status, retry_after, answer, stale) =
                 match self.call_once(method.clone(), path, body.clone()).await? {
-                    Attempt::Answer(status, retry_after, answer) => (status, retry_after, answer),
+                    Attempt::Answer(status, retry_after, answer, stale) => {
+                        (status, retry_after, answer, stale)
+                    }
                     Attempt::Transient(_) if transient < TRANSIENT_RETRIES => {
                         transient += 1;
                         pause_before_retry(transient).await;
@@ -222,7 +261,7 @@ impl ControllerApi {
                     Attempt::Transient(e) => return Err(e),
                 };
             if status != StatusCode::TOO_MANY_REQUESTS {
-                return Ok((status, answer));
+                return Ok((status, answer, stale));
             }
             // Spread the retries of parallel callers a little (no RNG needed for that).
             attempt += 1;
@@ -267,23 +306,27 @@ impl ControllerApi {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(Duration::from_secs(1), Duration::from_secs);
+            let stale = response
+                .headers()
+                .get(STALE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v == "true");
             let body = http_body_util_collect(response.into_body()).await?;
-            Ok::<_, anyhow::Error>((status, retry_after, body))
+            Ok::<_, anyhow::Error>((status, retry_after, body, stale))
         };
-        let (status, retry_after, body) = tokio::time::timeout(self.timeout, call)
+        let (status, retry_after, body, stale) = tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| {
-                anyhow!(
+                Unreachable(format!(
                     "timed out after {:?} waiting for the controller",
                     self.timeout
-                )
+                ))
             })?
             .map_err(|e| {
-                anyhow!(
+                Unreachable(format!(
                     "cannot reach the controller {}/{}: {e}",
-                    self.namespace,
-                    self.name
-                )
+                    self.namespace, self.name
+                ))
             })?;
         // The API server's own errors (no endpoints, connection refused, ...) come as a
         // `metav1.Status` body; the controller never answers with one.
@@ -302,10 +345,11 @@ impl ControllerApi {
                         self.name, self.namespace
                     );
                 }
-                bail!(
+                return Err(Unreachable(format!(
                     "the controller {}/{} is not reachable through the API server (is it running, with a ready endpoint?): {message} (HTTP {status})",
                     self.namespace, self.name
-                );
+                ))
+                .into());
             }
         }
         match status.as_u16() {
@@ -313,11 +357,12 @@ impl ControllerApi {
                 "forbidden to reach the controller through the API server (needs get on services/proxy \"{}\" in namespace \"{}\")",
                 self.name, self.namespace
             ),
-            502..=504 => bail!(
+            502..=504 => Err(Unreachable(format!(
                 "the controller {}/{} is not reachable (no ready endpoint; is it running?): HTTP {status}",
                 self.namespace, self.name
-            ),
-            _ => Ok(Attempt::Answer(status, retry_after, body)),
+            ))
+            .into()),
+            _ => Ok(Attempt::Answer(status, retry_after, body, stale)),
         }
     }
 
@@ -353,6 +398,30 @@ impl ControllerApi {
             }),
             StatusCode::CONFLICT => Ok(None),
             other => bail!("cannot re-encrypt secret: the controller answered HTTP {other}"),
+        }
+    }
+
+    /// `POST /v1/rotate?onlyStale=true` (an addition of this project's controller): nothing
+    /// comes back for a SealedSecret already on the newest key. A controller that ignores the
+    /// question (the Go one) is an error, so that a job never rewrites a whole tree unasked.
+    pub async fn rotate_if_stale(&self, sealed_json: Vec<u8>) -> Result<StaleRotation> {
+        let (status, body, stale) = self
+            .call_answer(Method::POST, "/v1/rotate?onlyStale=true", sealed_json)
+            .await?;
+        match (status, stale) {
+            (StatusCode::NO_CONTENT, _) => Ok(StaleRotation::Current),
+            (StatusCode::OK, Some(_)) => serde_json::from_slice(&body)
+                .map(|s| StaleRotation::Rotated(Box::new(s)))
+                .map_err(|_| {
+                    anyhow!("cannot re-encrypt secret: the controller's answer is not a SealedSecret")
+                }),
+            (StatusCode::OK, None) => Err(Unreachable(format!(
+                "the controller {}/{} does not tell current SealedSecrets apart (it ignored /v1/rotate?onlyStale=true: an upstream controller?); run without --only-stale",
+                self.namespace, self.name
+            ))
+            .into()),
+            (StatusCode::CONFLICT, _) => Ok(StaleRotation::Undecryptable),
+            (other, _) => bail!("cannot re-encrypt secret: the controller answered HTTP {other}"),
         }
     }
 }

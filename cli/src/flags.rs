@@ -157,7 +157,8 @@ pub struct SealFlags {
     #[arg(long, env = "SEALED_SECRETS_SCOPE", value_name = "SCOPE")]
     pub scope: Option<String>,
 
-    /// Re-encrypt the given sealed secret to use the latest cluster key (needs the controller).
+    /// Re-encrypt the given sealed secret to use the latest cluster key (through the controller;
+    /// offline with --recovery-private-key: to --cert if given, else to the newest backed-up key).
     #[arg(long, alias = "rotate")]
     pub re_encrypt: bool,
 

@@ -6,6 +6,8 @@ pub mod bulk;
 pub mod cert;
 pub mod controller_api;
 pub mod flags;
+pub mod git;
 pub mod kubeconfig;
 pub mod modes;
 pub mod output;
+pub mod rotation;

@@ -19,6 +19,7 @@ use crate::controller_api::ControllerApi;
 use crate::flags::Cli;
 use crate::kubeconfig;
 use crate::output::{write_atomically, Sink};
+use crate::rotation::Rotator;
 
 /// Runs the mode the flags select.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -30,7 +31,11 @@ pub fn run(cli: &Cli) -> Result<()> {
         .map(str::parse::<Scope>)
         .transpose()?;
     let explicit_format = f.format.as_deref().map(parse_format).transpose()?;
-    if !f.recovery_private_key.is_empty() && !f.recovery_unseal && std::io::stderr().is_terminal() {
+    if !f.recovery_private_key.is_empty()
+        && !f.recovery_unseal
+        && !f.re_encrypt
+        && std::io::stderr().is_terminal()
+    {
         eprintln!("warning: ignoring --recovery-private-key because unseal command not chosen with --recovery-unseal");
     }
 
@@ -77,6 +82,20 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
     let format = output_format(explicit_format, f.sealed_secret_file.as_deref());
     seal(cli, &key, scope, format)
+}
+
+/// The controller, or with `--recovery-private-key` the key backup (to `--cert`, else to the
+/// newest backed-up key): `--re-encrypt` then needs no controller.
+async fn rotator(cli: &Cli) -> Result<Rotator> {
+    let f = &cli.seal;
+    if f.recovery_private_key.is_empty() {
+        return Ok(Rotator::Online(controller(cli).await?));
+    }
+    if f.cert.len() > 1 {
+        bail!("--re-encrypt takes one --cert (the certificate to re-encrypt to)");
+    }
+    let cert = f.cert.first().map(String::as_str).filter(|c| !c.is_empty());
+    Rotator::offline(&f.recovery_private_key, cert)
 }
 
 /// Runs async cluster work on a small runtime (only the modes that need the cluster pay for it).
@@ -127,20 +146,13 @@ fn validate(cli: &Cli) -> Result<()> {
 fn re_encrypt(cli: &Cli, format: Format) -> Result<()> {
     let sealed = input_sealed_secrets(cli)?;
     let rotated = block_on(async {
-        let api = controller(cli).await?;
+        let rotator = rotator(cli).await?;
         let mut out = Vec::with_capacity(sealed.len());
         for s in &sealed {
-            match api.rotate(serde_json::to_vec(s)?).await? {
-                Some(mut r) => {
-                    r.metadata.creation_timestamp = None;
-                    r.metadata.generation = None;
-                    r.metadata.deletion_timestamp = None;
-                    out.push(r);
-                }
-                None => bail!(
-                    "unable to rotate secret: the controller cannot decrypt {}",
-                    s.metadata.name.as_deref().unwrap_or_default()
-                ),
+            match rotator.rotate(s, false).await {
+                Ok(Some(r)) => out.push(r),
+                Ok(None) => bail!("internal error: nothing re-encrypted"),
+                Err(e) => bail!("unable to rotate secret: {e:#}"),
             }
         }
         Ok(out)

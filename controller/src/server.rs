@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use crds::manifest;
+use crds::rotate::Rotation;
 use crds::{SealedSecret, UnsealOptions};
 
 use crate::metrics::Metrics;
@@ -223,7 +224,15 @@ async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
     }
 }
 
-async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
+/// Answers of `/v1/rotate?onlyStale=true` say whether the SealedSecret was stale (a value not
+/// on the newest key): `true` (200, re-encrypted) or `false` (204). An addition of ours: a
+/// client that gets a 200 without it talks to a controller that ignored `onlyStale`.
+pub const STALE_HEADER: &str = "sealed-secrets-stale";
+
+/// `POST /v1/rotate`: 200 with the SealedSecret re-encrypted to the newest key, 409 when it
+/// cannot be decrypted. With `?onlyStale=true` (ours), a SealedSecret already on the newest key
+/// gets 204 No Content instead: a key-rotation job rewrites only what is stale.
+async fn rotate(State(state): State<ApiState>, uri: axum::http::Uri, body: Bytes) -> Response {
     let sealed = match parse_body(&body) {
         Ok(s) => s,
         Err(resp) => return resp.into_response(),
@@ -231,20 +240,47 @@ async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
     let Some(newest) = state.registry.newest() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "no sealing key loaded\n").into_response();
     };
+    let only_stale = wants_only_stale(uri.query());
     let keys = state.registry.private_keys();
     let opts = state.unseal;
     let result = tokio::task::spawn_blocking(move || {
-        crds::convert::reencrypt(&sealed, &keys, newest.key.certificate.public_key(), opts)
+        let target = newest.key.certificate.public_key();
+        crds::rotate::rotate(&sealed, &keys, target, only_stale, opts)
     })
     .await;
     match result {
-        Ok(Ok(rotated)) => match manifest::to_go_json(&rotated) {
-            Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(Ok(Rotation::Current)) => {
+            (StatusCode::NO_CONTENT, [(STALE_HEADER, "false")]).into_response()
+        }
+        Ok(Ok(Rotation::Rotated(rotated))) => match manifest::to_go_json(&rotated) {
+            Ok(json) => {
+                let mut response =
+                    ([(header::CONTENT_TYPE, "application/json")], json).into_response();
+                if only_stale {
+                    response
+                        .headers_mut()
+                        .insert(STALE_HEADER, header::HeaderValue::from_static("true"));
+                }
+                response
+            }
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
         Ok(Err(_)) => StatusCode::CONFLICT.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// Whether the query asks for `onlyStale` (`onlyStale`, `onlyStale=true` or `=1`).
+fn wants_only_stale(query: Option<&str>) -> bool {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, "true"));
+            (name == "onlyStale").then_some(value)
+        })
+        .next_back()
+        .is_some_and(|v| matches!(v, "true" | "1" | "True" | "TRUE" | "t" | "T"))
 }
 
 /// A token bucket per client and path: `--rate-limit` requests per second sustained, and
@@ -335,6 +371,28 @@ async fn instrument(State(state): State<ApiState>, request: Request, next: Next)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_stale_is_asked_for_with_a_go_boolean() {
+        for yes in [
+            "onlyStale=true",
+            "onlyStale",
+            "a=b&onlyStale=1",
+            "onlyStale=false&onlyStale=t",
+        ] {
+            assert!(wants_only_stale(Some(yes)), "{yes}");
+        }
+        for no in [
+            "",
+            "onlyStale=false",
+            "onlystale=true",
+            "onlyStale=0",
+            "x=onlyStale",
+        ] {
+            assert!(!wants_only_stale(Some(no)), "{no}");
+        }
+        assert!(!wants_only_stale(None));
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// How a test client sends its request.

@@ -11,6 +11,7 @@ pub mod goflags;
 pub mod keygen;
 pub mod keys;
 pub mod manifest;
+pub mod rotate;
 mod schema;
 pub mod scope;
 pub mod template;
