@@ -93,11 +93,20 @@ order; each file keeps its format unless -o is given. Files without a SealedSecr
 (\"skipped (no SealedSecret)\"); a file is rewritten only when all of its SealedSecrets were \
 re-encrypted, otherwise it is reported and left as it was. Needs access to the controller \
 (kubeconfig or the cluster flags below).\n\n\
-Exit status: 0 when every file was re-encrypted or skipped, 1 when any failed or the controller \
-cannot be reached, 2 on bad usage.",
+With --only-stale only the files with a value not on the newest key are rewritten (the others \
+are left byte for byte and counted as \"already current\"); each rewritten file is listed. With \
+--recovery-private-key no controller is needed: the backed-up keys decrypt, and values are \
+re-encrypted to --cert, else to the newest backed-up key. With --commit the rewritten files are \
+committed in one commit (a file with uncommitted changes is refused), with --push pushed \
+(rebased and retried when refused). When the controller becomes unreachable no new file is \
+started and the run says how many are left.\n\n\
+Exit status: 0 when every file was re-encrypted, current or skipped, 1 when any failed or the \
+controller cannot be reached, 2 on bad usage.",
         after_help = "Examples:\n  \
 kubeseal bulk re-encrypt sealed/\n  \
-kubeseal bulk re-encrypt --context prod --controller-namespace sealed-secrets --jobs 8 sealed/prod/"
+kubeseal bulk re-encrypt --context prod --controller-namespace sealed-secrets --jobs 8 sealed/prod/\n  \
+kubeseal bulk re-encrypt --only-stale --commit --push sealed/\n  \
+kubeseal bulk re-encrypt --recovery-private-key keys-backup.yaml --cert new-cluster.pem sealed/"
     )]
     ReEncrypt(ReEncryptArgs),
 }

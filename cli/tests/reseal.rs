@@ -173,6 +173,10 @@ async fn only_stale_rewrites_exactly_the_files_sealed_before_the_renewal_in_one_
         "{}",
         ran.stderr
     );
+    eprintln!(
+        "only-stale run over {FILES} files ({STALE} stale): {:?}, {FILES} rotate requests",
+        ran.elapsed
+    );
     let listed = ran
         .stderr
         .lines()
@@ -232,6 +236,7 @@ async fn only_stale_rewrites_exactly_the_files_sealed_before_the_renewal_in_one_
         ran.stderr
     );
     assert!(ran.stderr.contains("nothing to commit"), "{}", ran.stderr);
+    eprintln!("second only-stale run (nothing stale): {:?}", ran.elapsed);
     assert_eq!(commits(repo.path()), 2);
     assert_eq!(snapshot(repo.path(), FILES), after);
 
