@@ -298,7 +298,8 @@
     state.cert = null;
     $("cert-details").hidden = false;
     const subject = parsed.subject.map((p) => `${p.short}=${p.text}`).join(", ");
-    $("cert-subject").textContent = subject || "(a bare public key: no subject)";
+    $("cert-subject").textContent = subject ||
+      (parsed.notAfter ? "(empty: the controller runs without --my-cn)" : "(a bare public key: no subject)");
     $("cert-expiry").textContent = parsed.notAfter ? parsed.notAfter.toISOString().replace(".000Z", "Z") : "(not stated)";
     $("cert-key").textContent = parsed.rsa ? `RSA, ${parsed.size} bits` : "not RSA";
     $("cert-fingerprint").textContent = "";
