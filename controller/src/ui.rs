@@ -122,6 +122,18 @@ mod tests {
     }
 
     #[test]
+    fn ui_is_on_by_default_and_takes_go_booleans() {
+        use crate::flags::Flags;
+        use clap::Parser;
+        let ui = |args: &[&str]| Flags::try_parse_from(args).map(|f| f.ui).ok();
+        assert_eq!(ui(&["c"]), Some(true));
+        assert_eq!(ui(&["c", "--ui"]), Some(true));
+        assert_eq!(ui(&["c", "--ui=false"]), Some(false));
+        assert_eq!(ui(&["c", "--ui=0"]), Some(false));
+        assert_eq!(ui(&["c", "--ui=maybe"]), None);
+    }
+
+    #[test]
     fn the_served_page_loads_only_its_own_assets() {
         for needle in ["http://", "https://", "//cdn", "@import"] {
             for (name, text) in [
