@@ -47,6 +47,7 @@ echo "==> interop oracles (tests/oracles/install.sh)" >&2
 tests/oracles/install.sh >/dev/null
 echo "==> kubectl with kustomize v5 (tests/kubectl-v5/install.sh)" >&2
 tests/kubectl-v5/install.sh >/dev/null
+SEALED_SECRETS_BROWSER_DIR="$(tests/browser/install.sh | tail -n 1)"; export SEALED_SECRETS_BROWSER_DIR SEALED_SECRETS_REQUIRE_BROWSER=1 # chromium + playwright-core for controller/tests/ui.rs
 
 echo "==> cargo fmt --check" >&2
 cargo fmt --all -- --check

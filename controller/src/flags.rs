@@ -121,6 +121,9 @@ pub struct Flags {
     /// Name of the Lease used for leader election.
     #[arg(long, default_value = "sealed-secrets-controller")]
     pub leader_elect_lease_name: String,
+    /// Serve the sealing page at / (it seals in the browser; --ui=false turns it off).
+    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub ui: bool,
     /// Print version information and exit.
     #[arg(long)]
     pub version: bool,

@@ -23,3 +23,5 @@ pub mod server;
 pub mod telemetry;
 /// `--kubeclient-qps` / `--kubeclient-burst`: the client-side rate limit.
 pub mod throttle;
+/// The sealing page served at `/` (`--ui`).
+pub mod ui;

@@ -135,6 +135,7 @@ async fn run(flags: Flags) -> Result<()> {
         limiter: Arc::new(RateLimiter::new(flags.rate_limit, flags.rate_limit_burst)),
         unseal,
         timeouts,
+        ui: flags.ui,
     });
     let api_addr = Flags::socket_addr(&flags.listen_addr)?;
     let metrics_addr = Flags::socket_addr(&flags.listen_metrics_addr)?;

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub unseal: UnsealOptions,
     /// `--read-timeout`, `--write-timeout`.
     pub timeouts: Timeouts,
+    /// `--ui`: serve the sealing page at `/`.
+    pub ui: bool,
 }
 
 /// `--read-timeout` and `--write-timeout`; zero means no limit, as in Go's `http.Server`.
@@ -67,6 +69,7 @@ pub fn api_router(state: ApiState) -> Router {
         .route("/healthz", any(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/v1/cert.pem", get(cert))
+        .merge(crate::ui::router(state.ui))
         .layer(middleware::from_fn_with_state(state.timeouts, deadline))
         .merge(limited)
         .layer(middleware::from_fn_with_state(state.clone(), instrument))
