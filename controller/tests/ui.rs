@@ -424,7 +424,7 @@ async fn the_page_seals_each_scope_and_a_binary_file_and_the_controller_unseals_
     if std::env::var_os("SEALED_SECRETS_UPDATE_SCREENSHOT").is_some() {
         std::fs::copy(
             shots.join("sealing-page-1280x800.png"),
-            repo().join("docs/sealing-page.png"),
+            repo().join("controller/ui/sealing-page.png"),
         )
         .expect("copy the screenshot into docs/");
     }
