@@ -419,6 +419,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
                     ("namespace", &app_ns),
                     ("name", "bad"),
                     ("condition", "Synced"),
+                    ("ss_app_kubernetes_io_instance", ""),
                 ],
             )
             .is_some()
@@ -503,7 +504,12 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
     );
     assert_eq!(
         label_names(&samples("condition_info")),
-        names(&["namespace", "name", "condition"]),
+        names(&[
+            "namespace",
+            "name",
+            "condition",
+            "ss_app_kubernetes_io_instance"
+        ]),
         "condition_info labels"
     );
     let condition = |name: &str| {
@@ -514,6 +520,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
                 ("namespace", &app_ns),
                 ("name", name),
                 ("condition", "Synced"),
+                ("ss_app_kubernetes_io_instance", ""),
             ],
         )
     };
