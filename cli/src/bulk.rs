@@ -35,7 +35,7 @@ use crate::flags::ClusterFlags;
 use crate::git::WorkTree;
 use crate::modes::{block_on, parse_format, sealed_secret_from_document};
 use crate::output::write_atomically;
-use crate::rotation::Rotator;
+use crate::rotation::{describe, Rotator};
 
 /// `eprintln!` that ignores a closed stderr instead of panicking.
 macro_rules! say {
@@ -592,7 +592,7 @@ async fn re_encrypt_file(job: &ReEncryptJob, path: &Path) -> Result<Rewrite> {
             .rotator
             .rotate(&sealed, job.only_stale)
             .await
-            .with_context(|| format!("document {}", doc.index))?;
+            .with_context(|| format!("document {} ({})", doc.index, describe(&sealed)))?;
         if let Some(rotated) = rotated {
             *slot = Some(rotated);
             count += 1;

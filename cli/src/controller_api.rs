@@ -389,14 +389,15 @@ impl ControllerApi {
     }
 
     /// `POST /v1/rotate`: the SealedSecret re-encrypted to the newest key; None when the
-    /// controller cannot decrypt it.
+    /// controller cannot (it opens with none of its keys, or is not a valid SealedSecret).
     pub async fn rotate(&self, sealed_json: Vec<u8>) -> Result<Option<crds::SealedSecret>> {
         let (status, body) = self.call(Method::POST, "/v1/rotate", sealed_json).await?;
         match status {
             StatusCode::OK => serde_json::from_slice(&body).map(Some).map_err(|_| {
                 anyhow!("cannot re-encrypt secret: the controller's answer is not a SealedSecret")
             }),
-            StatusCode::CONFLICT => Ok(None),
+            // 500 since v0.36 (and from this controller), 409 from older ones.
+            StatusCode::CONFLICT | StatusCode::INTERNAL_SERVER_ERROR => Ok(None),
             other => bail!("cannot re-encrypt secret: the controller answered HTTP {other}"),
         }
     }
@@ -420,7 +421,9 @@ impl ControllerApi {
                 self.namespace, self.name
             ))
             .into()),
-            (StatusCode::CONFLICT, _) => Ok(StaleRotation::Undecryptable),
+            (StatusCode::CONFLICT | StatusCode::INTERNAL_SERVER_ERROR, _) => {
+                Ok(StaleRotation::Undecryptable)
+            }
             (other, _) => bail!("cannot re-encrypt secret: the controller answered HTTP {other}"),
         }
     }

@@ -19,7 +19,7 @@ use crate::controller_api::ControllerApi;
 use crate::flags::Cli;
 use crate::kubeconfig;
 use crate::output::{write_atomically, Sink};
-use crate::rotation::Rotator;
+use crate::rotation::{describe, Rotator};
 
 /// Runs the mode the flags select.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -152,7 +152,7 @@ fn re_encrypt(cli: &Cli, format: Format) -> Result<()> {
             match rotator.rotate(s, false).await {
                 Ok(Some(r)) => out.push(r),
                 Ok(None) => bail!("internal error: nothing re-encrypted"),
-                Err(e) => bail!("unable to rotate secret: {e:#}"),
+                Err(e) => bail!("unable to rotate secret {}: {e:#}", describe(s)),
             }
         }
         Ok(out)

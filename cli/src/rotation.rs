@@ -58,34 +58,23 @@ impl Rotator {
     }
 
     /// `Some(re-encrypted)`, or `None` when `only_stale` and every value is already on the
-    /// newest key. An error names the SealedSecret, never a value.
+    /// newest key. An error says why, never with a value.
     pub async fn rotate(
         &self,
         sealed: &SealedSecret,
         only_stale: bool,
     ) -> Result<Option<SealedSecret>> {
-        let name = format!(
-            "SealedSecret \"{}/{}\"",
-            sealed.metadata.namespace.as_deref().unwrap_or_default(),
-            sealed.metadata.name.as_deref().unwrap_or_default()
-        );
         let rotated = match self {
-            Self::Online(api) => online(api, sealed, only_stale).await,
+            Self::Online(api) => online(api, sealed, only_stale).await?,
             Self::Offline { keys, target } => {
-                match crds::rotate::rotate(
-                    sealed,
-                    keys,
-                    target,
-                    only_stale,
-                    UnsealOptions::default(),
-                ) {
-                    Ok(Rotation::Current) => Ok(None),
-                    Ok(Rotation::Rotated(r)) => Ok(Some(*r)),
-                    Err(e) => Err(anyhow::anyhow!("the backed-up keys cannot decrypt it: {e}")),
+                let opts = UnsealOptions::default();
+                match crds::rotate::rotate(sealed, keys, target, only_stale, opts) {
+                    Ok(Rotation::Current) => None,
+                    Ok(Rotation::Rotated(r)) => Some(*r),
+                    Err(e) => bail!("the backed-up keys cannot decrypt it: {e}"),
                 }
             }
         };
-        let rotated = rotated.with_context(|| name.clone())?;
         Ok(rotated.map(|mut r| {
             // As the original's --re-encrypt: drop what the controller's copy carries from the
             // API server.
@@ -95,6 +84,15 @@ impl Rotator {
             r
         }))
     }
+}
+
+/// How messages name a SealedSecret: `SealedSecret "ns/name"`.
+pub fn describe(sealed: &SealedSecret) -> String {
+    format!(
+        "SealedSecret \"{}/{}\"",
+        sealed.metadata.namespace.as_deref().unwrap_or_default(),
+        sealed.metadata.name.as_deref().unwrap_or_default()
+    )
 }
 
 async fn online(

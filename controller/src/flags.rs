@@ -1,13 +1,14 @@
 //! Command-line flags: every flag of the Go controller (names, defaults, deprecated aliases, Go
 //! boolean syntax `--flag=false`), plus the ones this implementation adds (`--kubeconfig`,
-//! `--leader-elect`).
+//! `--leader-elect`, `--rotate-rate-limit`).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Parser, ValueEnum};
+use tracing::level_filters::LevelFilter;
 
 /// Unseals SealedSecrets into Secrets; serves the sealing certificate and the verify/rotate API.
 #[derive(Debug, Parser)]
@@ -48,13 +49,21 @@ pub struct Flags {
     #[arg(long, default_value = "")]
     pub label_selector: String,
     /// Number of allowed sustained request per second for verify endpoint.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2)]
     pub rate_limit: u32,
     /// Number of requests allowed to exceed the rate limit per second for verify endpoint.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2)]
     pub rate_limit_burst: u32,
-    /// Do not fill sealed_secrets_controller_condition_info, so /metrics does not name
-    /// SealedSecrets (for a metrics port reachable by users who should not list them).
+    /// Not in the original: requests per second per client allowed on the rotate endpoint
+    /// (0, the default, means no limit, as in the original).
+    #[arg(long, default_value_t = 0)]
+    pub rotate_rate_limit: u32,
+    /// Not in the original: requests allowed to exceed --rotate-rate-limit at once.
+    #[arg(long, default_value_t = 2)]
+    pub rotate_rate_limit_burst: u32,
+    /// Not in the original: do not fill sealed_secrets_controller_condition_info, so /metrics
+    /// does not name SealedSecrets (for a metrics port reachable by users who should not list
+    /// them).
     #[arg(long)]
     pub metrics_omit_secret_labels: bool,
     /// Comma-separated list of additional annotations for private key secrets (k=v).
@@ -63,8 +72,9 @@ pub struct Flags {
     /// Comma-separated list of additional labels for private key secrets (k=v).
     #[arg(long, default_value = "")]
     pub privatekey_labels: String,
-    /// Accepted for compatibility; garbage collection always follows owner references.
-    #[arg(long)]
+    /// Accepted for compatibility (also as its v0.17 name --old-gc-behaviour); garbage
+    /// collection always follows owner references.
+    #[arg(long, alias = "old-gc-behaviour")]
     pub old_gc_behavior: bool,
     /// Whether to update the status of SealedSecrets.
     #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
@@ -76,24 +86,24 @@ pub struct Flags {
     /// Do not re-create or restore a Secret someone deleted or edited.
     #[arg(long)]
     pub skip_recreate: bool,
-    /// Accepted for compatibility (logs go to stderr).
+    /// Log INFO and DEBUG lines to stdout and WARN/ERROR to stderr; false: everything to stderr.
     #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
     pub log_info_stdout: bool,
-    /// Log level: DEBUG, INFO, WARN or ERROR.
-    #[arg(long, default_value = "INFO", ignore_case = true)]
-    pub log_level: String,
+    /// Log level: DEBUG, INFO, WARN or ERROR (any case; Go's offsets such as INFO+4 too).
+    #[arg(long, default_value = "INFO", value_parser = parse_log_level)]
+    pub log_level: LevelFilter,
     /// Log format: text or json.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// Max unseal retries for a SealedSecret whose Secret cannot be written.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub max_unseal_retries: u32,
     /// Kubernetes client requests per second (no client-side limit unless given: the API
-    /// server protects itself).
-    #[arg(long)]
+    /// server protects itself; a negative value means no limit, as in the original).
+    #[arg(long, allow_negative_numbers = true)]
     pub kubeclient_qps: Option<f32>,
     /// Kubernetes client burst (with --kubeclient-qps; default 10).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub kubeclient_burst: Option<u32>,
     /// HTTP request timeout: reading a request, body included.
     #[arg(long, default_value = "2m", value_parser = parse_go_duration)]
@@ -151,16 +161,63 @@ pub enum LogFormat {
 
 pub use crds::goflags::{parse_go_bool, parse_go_duration};
 
+/// Parses `--log-level` as Go's `slog.Level` text: DEBUG, INFO, WARN or ERROR in any case,
+/// optionally with an offset (`INFO+4` is WARN). Records at or above the level are logged.
+pub fn parse_log_level(text: &str) -> Result<LevelFilter, String> {
+    let bad = || format!("invalid log level {text:?} (use DEBUG, INFO, WARN or ERROR)");
+    let upper = text.trim().to_ascii_uppercase();
+    let split = upper.find(['+', '-']).unwrap_or(upper.len());
+    let (name, offset) = upper.split_at(split);
+    let base: i64 = match name {
+        "DEBUG" => -4,
+        "INFO" => 0,
+        "WARN" | "WARNING" => 4,
+        "ERROR" => 8,
+        _ => return Err(bad()),
+    };
+    let offset: i64 = match offset {
+        "" => 0,
+        o => o.parse().map_err(|_| bad())?,
+    };
+    // Go's levels of the records the controller writes: DEBUG -4, INFO 0, WARN 4, ERROR 8.
+    Ok(match base + offset {
+        ..=-4 => LevelFilter::DEBUG,
+        -3..=0 => LevelFilter::INFO,
+        1..=4 => LevelFilter::WARN,
+        5..=8 => LevelFilter::ERROR,
+        _ => LevelFilter::OFF,
+    })
+}
+
+/// Where an HTTP server listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// Every address of the host, IPv6 and IPv4 (`:8080`, `0.0.0.0:8080`, `[::]:8080`), as
+    /// Go's `net.Listen` does for a wildcard address.
+    Any(u16),
+    /// One address.
+    At(SocketAddr),
+}
+
 impl Flags {
-    /// `--listen-addr` style (`:8080`, `127.0.0.1:8080`) as a socket address.
-    pub fn socket_addr(addr: &str) -> Result<SocketAddr> {
+    /// `--listen-addr` style (`:8080`, `127.0.0.1:8080`, `[::1]:8080`) as a listen address.
+    pub fn listen(addr: &str) -> Result<Listen> {
         let full = if addr.starts_with(':') {
             format!("0.0.0.0{addr}")
         } else {
             addr.to_owned()
         };
-        full.parse()
-            .with_context(|| format!("invalid listen address {addr:?}"))
+        let parsed: SocketAddr = full
+            .parse()
+            .with_context(|| format!("invalid listen address {addr:?}"))?;
+        let ip = parsed.ip();
+        Ok(
+            if ip == Ipv4Addr::UNSPECIFIED || ip == Ipv6Addr::UNSPECIFIED {
+                Listen::Any(parsed.port())
+            } else {
+                Listen::At(parsed)
+            },
+        )
     }
 
     /// `k=v,k2=v2` maps (`--privatekey-labels`, `--privatekey-annotations`).
@@ -216,8 +273,8 @@ impl Flags {
         Self::key_values("privatekey-labels", &self.privatekey_labels)?;
         Self::key_values("privatekey-annotations", &self.privatekey_annotations)?;
         self.key_cutoff()?;
-        Self::socket_addr(&self.listen_addr)?;
-        Self::socket_addr(&self.listen_metrics_addr)?;
+        Self::listen(&self.listen_addr).context("--listen-addr")?;
+        Self::listen(&self.listen_metrics_addr).context("--listen-metrics-addr")?;
         Ok(())
     }
 }
@@ -331,5 +388,39 @@ mod tests {
             BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())])
         );
         assert!(Flags::key_values("x", "a").is_err());
+    }
+
+    #[test]
+    fn log_levels_read_as_gos_slog_levels() {
+        for (text, want) in [
+            ("INFO", LevelFilter::INFO),
+            ("info", LevelFilter::INFO),
+            ("DEBUG", LevelFilter::DEBUG),
+            ("Warn", LevelFilter::WARN),
+            ("ERROR", LevelFilter::ERROR),
+            ("INFO+4", LevelFilter::WARN),
+            ("INFO+2", LevelFilter::WARN),
+            ("WARN-4", LevelFilter::INFO),
+            ("DEBUG-4", LevelFilter::DEBUG),
+            ("ERROR+1", LevelFilter::OFF),
+        ] {
+            assert_eq!(parse_log_level(text), Ok(want), "{text}");
+        }
+        for bad in ["verbose", "", "INFO+", "INFO+x"] {
+            let err = parse_log_level(bad).expect_err(bad);
+            assert!(err.contains("invalid log level"), "{err}");
+        }
+    }
+
+    #[test]
+    fn wildcard_listen_addresses_mean_every_address_ipv6_included() {
+        for any in [":8080", "0.0.0.0:8080", "[::]:8080"] {
+            assert_eq!(Flags::listen(any).expect(any), Listen::Any(8080), "{any}");
+        }
+        assert_eq!(
+            Flags::listen("127.0.0.1:9").expect("loopback"),
+            Listen::At(SocketAddr::from(([127, 0, 0, 1], 9)))
+        );
+        assert!(Flags::listen("localhost").is_err());
     }
 }

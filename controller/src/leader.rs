@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 
 /// This replica's identity in the Lease: the pod name when running in a cluster, else
@@ -27,13 +27,23 @@ pub fn identity() -> String {
         .clone()
 }
 
-/// Starts campaigning; the receiver says whether this replica leads now.
+/// A running campaign for the Lease: [`Campaign::leading`] says whether this replica leads now;
+/// [`Campaign::resign`] gives the Lease up (on shutdown), so another replica takes over at once
+/// instead of after the lease duration.
+pub struct Campaign {
+    /// Whether this replica holds the Lease.
+    pub leading: watch::Receiver<bool>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts campaigning.
 pub async fn campaign(
     client: Client,
     namespace: &str,
     lease_name: &str,
     lease_duration: Duration,
-) -> anyhow::Result<watch::Receiver<bool>> {
+) -> anyhow::Result<Campaign> {
     let duration = lease_duration.as_secs().max(2);
     let identity = identity();
     let manager = LeaseManagerBuilder::new(client, lease_name)
@@ -44,8 +54,57 @@ pub async fn campaign(
         .with_grace((duration / 3).max(1))
         .build()
         .await?;
-    let (rx, _task) = manager.watch().await;
-    Ok(rx)
+    let (tx, leading) = watch::channel(false);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(hold(manager, tx, stopped));
+    Ok(Campaign {
+        leading,
+        stop,
+        task,
+    })
+}
+
+impl Campaign {
+    /// Stops renewing and releases the Lease if this replica holds it, within `timeout`.
+    pub async fn resign(self, timeout: Duration) {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(timeout, self.task).await {
+            Ok(_) => tracing::info!("leader election: Lease released"),
+            Err(_) => tracing::warn!("leader election: the Lease was not released in time"),
+        }
+    }
+}
+
+/// Acquires and renews the Lease, publishing whether this replica holds it, until `stop`;
+/// then releases it.
+async fn hold(
+    manager: LeaseManager,
+    tx: watch::Sender<bool>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            changed = manager.changed() => match changed {
+                Ok(holds) => {
+                    tx.send_replace(holds);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader election: cannot renew the Lease");
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            },
+        }
+    }
+    // Followers see the change before the Lease is free: nothing here writes any more.
+    tx.send_replace(false);
+    if let Err(e) = manager.release().await {
+        tracing::warn!(error = %e, "leader election: cannot release the Lease");
+    }
 }
 
 /// The field manager this replica uses on the Lease. It must differ between replicas: the lock

@@ -24,16 +24,35 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// for by the reconciler keeping one per-object map instead of kube's predicate cache as well.
 const RECONCILE_CONCURRENCY: u16 = 16;
 
+/// How long a leader waits on shutdown for its Lease to be released.
+const LEASE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Exit status of a command-line error (as Go's flag package and clap use).
+const USAGE: u8 = 2;
+
 fn main() -> ExitCode {
     let flags = match crds::goflags::parse_with_env::<Flags, _, _>(std::env::args_os()) {
         Ok(flags) => flags,
-        Err(e) => e.exit(),
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // One line naming the argument (clap's usage hint would follow on more lines).
+            let text = e.render().to_string();
+            eprintln!(
+                "{}",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(USAGE);
+        }
     };
     if flags.version {
-        println!("controller version: {VERSION}");
+        println!("controller version: v{VERSION}");
         return ExitCode::SUCCESS;
     }
-    telemetry::init(flags.log_format, &flags.log_level);
+    if let Err(e) = flags.validate() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(USAGE);
+    }
+    telemetry::init(flags.log_format, flags.log_level, flags.log_info_stdout);
     // One thread runs every task (watches, reconciles, HTTP); the CPU-bound unsealing runs on
     // the blocking pool. With I/O this light, a multi-threaded scheduler mostly adds
     // cross-thread wake-ups, and per-thread malloc arenas that hold memory.
@@ -47,12 +66,67 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(flags)) {
+    let outcome = runtime.block_on(run_until_signal(flags));
+    // Decryptions still running on the blocking pool must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the controller until it fails or gets SIGTERM (a Pod deletion) or SIGINT; a leader then
+/// releases its Lease. The handlers are installed first: as PID 1 in a container, a signal
+/// without a handler is ignored by the kernel, and the Pod would wait out its grace period.
+async fn run_until_signal(flags: Flags) -> Result<()> {
+    let mut signals = Signals::install()?;
+    let mut campaign = None;
+    let outcome = tokio::select! {
+        r = run(flags, &mut campaign) => r,
+        signal = signals.recv() => {
+            tracing::info!(signal, "received {signal}; exiting");
+            Ok(())
+        }
+    };
+    // `run` is gone, and with it the reconciler and key renewal: nothing writes any more.
+    if let Some(campaign) = campaign {
+        campaign.resign(LEASE_RELEASE_TIMEOUT).await;
+    }
+    outcome
+}
+
+/// SIGTERM and SIGINT.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// A task aborted when this handle is dropped: the tasks that write stop with [`run`].
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -98,8 +172,7 @@ async fn clients(flags: &Flags) -> Result<(kube::Client, kube::Client)> {
     })
 }
 
-async fn run(flags: Flags) -> Result<()> {
-    flags.validate()?;
+async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()> {
     let namespace = controller_namespace();
     tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
     let (client, lease_client) = clients(&flags).await?;
@@ -133,26 +206,36 @@ async fn run(flags: Flags) -> Result<()> {
         registry: registry.clone(),
         metrics: metrics.clone(),
         limiter: Arc::new(RateLimiter::new(flags.rate_limit, flags.rate_limit_burst)),
+        rotate_limiter: (flags.rotate_rate_limit > 0).then(|| {
+            Arc::new(RateLimiter::new(
+                flags.rotate_rate_limit,
+                flags.rotate_rate_limit_burst,
+            ))
+        }),
         unseal,
         timeouts,
         ui: flags.ui,
     });
-    let api_addr = Flags::socket_addr(&flags.listen_addr)?;
-    let metrics_addr = Flags::socket_addr(&flags.listen_metrics_addr)?;
-    let api_server = tokio::spawn(server::serve(api_addr, api));
+    // Bound here, so that a port in use ends the process at once.
+    let api_listener = server::bind(Flags::listen(&flags.listen_addr)?)?;
+    let metrics_listener = server::bind(Flags::listen(&flags.listen_metrics_addr)?)?;
+    let api_server = tokio::spawn(server::serve(api_listener, api));
     let metrics_server = tokio::spawn(server::serve(
-        metrics_addr,
+        metrics_listener,
         server::metrics_router(metrics.clone(), timeouts),
     ));
 
     let mut leading = if flags.leader_elect {
-        leader::campaign(
-            lease_client,
-            &namespace,
-            &flags.leader_elect_lease_name,
-            flags.leader_elect_lease_duration,
-        )
-        .await?
+        let elected = campaign.insert(
+            leader::campaign(
+                lease_client,
+                &namespace,
+                &flags.leader_elect_lease_name,
+                flags.leader_elect_lease_duration,
+            )
+            .await?,
+        );
+        elected.leading.clone()
     } else {
         leader::always()
     };
@@ -174,13 +257,13 @@ async fn run(flags: Flags) -> Result<()> {
         labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
         annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
     };
-    tokio::spawn(rotation::run(
+    let _rotation = AbortOnDrop(tokio::spawn(rotation::run(
         client.clone(),
         policy,
         registry.clone(),
         leading.clone(),
         rotate_rx,
-    ));
+    )));
 
     // Only the leader reconciles. Losing the lease ends the process, so that a restart rejoins
     // cleanly as a follower (no write can happen after the lease is lost).
@@ -216,21 +299,20 @@ async fn run(flags: Flags) -> Result<()> {
         },
     );
     // A task of its own, like the HTTP connection tasks it talks to.
-    let reconciler = tokio::spawn(reconcile::run(
+    let mut reconciler = AbortOnDrop(tokio::spawn(reconcile::run(
         ctx,
         flags.namespaces(&namespace),
         flags.label_selector.clone(),
         RECONCILE_CONCURRENCY,
-    ));
+    )));
     tokio::select! {
-        r = reconciler => {
+        r = &mut reconciler.0 => {
             r.context("reconciler failed")?;
             anyhow::bail!("reconciler stopped")
         }
         r = api_server => r?.context("API server stopped")?,
         r = metrics_server => r?.context("metrics server stopped")?,
         _ = lost(leading) => anyhow::bail!("lost leadership; exiting"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; exiting"),
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Prometheus metrics with the original's names, help texts and labels (so dashboards and alerts
-//! keep working), plus key-health gauges the original lacks.
+//! keep working), the standard `process_*` metrics, plus key-health gauges the original lacks.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,8 @@ pub struct Metrics {
     pub unseal_requests: IntCounter,
     /// `unseal_errors_total{reason,namespace}`.
     pub unseal_errors: IntCounterVec,
-    /// `condition_info{namespace,name,condition}`: -1 false, 0 unknown, 1 true.
+    /// `condition_info{namespace,name,condition,ss_app_kubernetes_io_instance}`: -1 false,
+    /// 0 unknown, 1 true.
     condition_info: Conditions,
     /// `http_requests_total{path,code,method}`.
     pub http_requests: IntCounterVec,
@@ -116,6 +117,9 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
         self.condition_info.write_text(&mut text);
+        if let Some(process) = process::Stats::read() {
+            process.write_text(&mut text);
+        }
         text
     }
 
@@ -126,8 +130,36 @@ impl Metrics {
         self
     }
 
-    /// Records the Synced condition of a SealedSecret.
+    /// Records the Synced condition of a SealedSecret, with its `app.kubernetes.io/instance`
+    /// label as `ss_app_kubernetes_io_instance` (empty when it has none, as in the original).
+    pub fn set_sealed_condition(&self, sealed: &crds::SealedSecret, synced: Option<bool>) {
+        let instance = sealed
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(INSTANCE_LABEL))
+            .map_or("", String::as_str);
+        self.set_condition_with_instance(
+            sealed.metadata.namespace.as_deref().unwrap_or_default(),
+            sealed.metadata.name.as_deref().unwrap_or_default(),
+            instance,
+            synced,
+        );
+    }
+
+    /// Records the Synced condition of a SealedSecret known only by name (an empty
+    /// `ss_app_kubernetes_io_instance`); [`Metrics::set_sealed_condition`] fills that label.
     pub fn set_condition(&self, namespace: &str, name: &str, synced: Option<bool>) {
+        self.set_condition_with_instance(namespace, name, "", synced);
+    }
+
+    fn set_condition_with_instance(
+        &self,
+        namespace: &str,
+        name: &str,
+        instance: &str,
+        synced: Option<bool>,
+    ) {
         if !self.condition_info_enabled {
             return;
         }
@@ -140,7 +172,10 @@ impl Metrics {
             .values
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((namespace.to_owned(), name.to_owned()), value);
+            .insert(
+                (namespace.to_owned(), name.to_owned()),
+                (instance.to_owned(), value),
+            );
     }
 
     /// Forgets a deleted SealedSecret.
@@ -160,9 +195,16 @@ impl Metrics {
 /// 10,000 SealedSecrets, which the allocator keeps. Clones share the values.
 #[derive(Clone, Default)]
 struct Conditions {
-    /// `(namespace, name)` → value of the `Synced` condition.
-    values: Arc<Mutex<BTreeMap<(String, String), f64>>>,
+    /// `(namespace, name)` → (`app.kubernetes.io/instance` label, value of the `Synced`
+    /// condition).
+    values: Arc<Mutex<BTreeMap<SealedName, (String, f64)>>>,
 }
+
+/// `(namespace, name)` of a SealedSecret.
+type SealedName = (String, String);
+
+/// The SealedSecret label the original copies into `condition_info`.
+const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
 impl Conditions {
     const NAME: &str = "sealed_secrets_controller_condition_info";
@@ -178,13 +220,14 @@ impl Conditions {
         out.reserve(values.len() * (Self::NAME.len() + 64));
         let _ = writeln!(out, "# HELP {} {}", Self::NAME, Self::HELP);
         let _ = writeln!(out, "# TYPE {} gauge", Self::NAME);
-        for ((namespace, name), value) in values.iter() {
+        for ((namespace, name), (instance, value)) in values.iter() {
             let _ = writeln!(
                 out,
-                "{}{{condition=\"Synced\",name=\"{}\",namespace=\"{}\"}} {value}",
+                "{}{{condition=\"Synced\",name=\"{}\",namespace=\"{}\",ss_app_kubernetes_io_instance=\"{}\"}} {value}",
                 Self::NAME,
                 Escaped(name),
                 Escaped(namespace),
+                Escaped(instance),
             );
         }
     }
@@ -208,6 +251,123 @@ impl std::fmt::Display for Escaped<'_> {
     }
 }
 
+/// The standard `process_*` metrics of Prometheus client libraries, read from `/proc` at each
+/// scrape (names, help texts and types as Go's process collector writes them).
+mod process {
+    use std::fmt::Write as _;
+
+    /// Clock ticks per second of `/proc/*/stat` times: the kernel's USER_HZ, 100 on every
+    /// architecture Linux runs containers on (Go's procfs assumes the same).
+    const USER_HZ: f64 = 100.0;
+
+    /// One reading of the process's counters.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Stats {
+        pub cpu_seconds: f64,
+        pub resident_bytes: f64,
+        pub virtual_bytes: f64,
+        pub open_fds: f64,
+        pub max_fds: Option<f64>,
+        pub start_time_seconds: f64,
+    }
+
+    impl Stats {
+        /// Reads `/proc/self`; `None` where there is no procfs.
+        pub fn read() -> Option<Self> {
+            let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+            let boot = std::fs::read_to_string("/proc/stat").ok()?;
+            let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+            let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count();
+            let page_size = rustix::param::page_size();
+            parse(&stat, &boot, &limits, open_fds, page_size)
+        }
+
+        /// Appends the families in the text format.
+        pub fn write_text(&self, out: &mut String) {
+            let mut family = |name: &str, kind: &str, help: &str, value: f64| {
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+                let _ = writeln!(out, "{name} {value}");
+            };
+            family(
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                self.cpu_seconds,
+            );
+            if let Some(max) = self.max_fds {
+                family(
+                    "process_max_fds",
+                    "gauge",
+                    "Maximum number of open file descriptors.",
+                    max,
+                );
+            }
+            family(
+                "process_open_fds",
+                "gauge",
+                "Number of open file descriptors.",
+                self.open_fds,
+            );
+            family(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                self.resident_bytes,
+            );
+            family(
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                self.start_time_seconds,
+            );
+            family(
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+                self.virtual_bytes,
+            );
+        }
+    }
+
+    /// Builds the reading from `/proc/self/stat`, `/proc/stat` (for the boot time),
+    /// `/proc/self/limits`, the number of open descriptors and the page size.
+    pub fn parse(
+        stat: &str,
+        boot: &str,
+        limits: &str,
+        open_fds: usize,
+        page_size: usize,
+    ) -> Option<Stats> {
+        // The command name (field 2) may hold spaces and parentheses: fields resume after the
+        // last ')'. Field 3 (state) is then index 0.
+        let fields: Vec<&str> = stat
+            .get(stat.rfind(')')? + 1..)?
+            .split_whitespace()
+            .collect();
+        let field = |n: usize| -> Option<f64> { fields.get(n - 3)?.parse().ok() };
+        let boot_time: f64 = boot
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        let max_fds = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|soft| soft.parse().ok());
+        Some(Stats {
+            cpu_seconds: (field(14)? + field(15)?) / USER_HZ,
+            start_time_seconds: boot_time + field(22)? / USER_HZ,
+            virtual_bytes: field(23)?,
+            resident_bytes: field(24)? * page_size as f64,
+            open_fds: open_fds as f64,
+            max_fds,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +375,11 @@ mod tests {
     #[test]
     fn condition_info_is_written_in_the_text_format() {
         let metrics = Metrics::new("test", false).expect("metrics");
-        metrics.set_condition("apps", "db", Some(true));
+        let mut labelled = crds::SealedSecret::new("db", Default::default());
+        labelled.metadata.namespace = Some("apps".into());
+        labelled.metadata.name = Some("db".into());
+        labelled.metadata.labels = Some(BTreeMap::from([(INSTANCE_LABEL.into(), "prod".into())]));
+        metrics.set_sealed_condition(&labelled, Some(true));
         metrics.set_condition("apps", "odd\"name\\", Some(false));
         metrics.set_condition("other", "pending", None);
         let text = metrics.render();
@@ -228,14 +392,50 @@ mod tests {
             [
                 "# HELP sealed_secrets_controller_condition_info Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)",
                 "# TYPE sealed_secrets_controller_condition_info gauge",
-                r#"sealed_secrets_controller_condition_info{condition="Synced",name="db",namespace="apps"} 1"#,
-                r#"sealed_secrets_controller_condition_info{condition="Synced",name="odd\"name\\",namespace="apps"} -1"#,
-                r#"sealed_secrets_controller_condition_info{condition="Synced",name="pending",namespace="other"} 0"#,
+                r#"sealed_secrets_controller_condition_info{condition="Synced",name="db",namespace="apps",ss_app_kubernetes_io_instance="prod"} 1"#,
+                r#"sealed_secrets_controller_condition_info{condition="Synced",name="odd\"name\\",namespace="apps",ss_app_kubernetes_io_instance=""} -1"#,
+                r#"sealed_secrets_controller_condition_info{condition="Synced",name="pending",namespace="other",ss_app_kubernetes_io_instance=""} 0"#,
             ]
         );
         // The other families are still there, and the forgotten series goes.
         assert!(text.contains("sealed_secrets_controller_unseal_requests_total 0"));
         metrics.forget("apps", "db");
         assert!(!metrics.render().contains(r#"name="db""#));
+    }
+
+    #[test]
+    fn process_metrics_come_from_proc_in_gos_names_and_units() {
+        // A command name with a space and a parenthesis, as the kernel writes it.
+        let stat = "4242 (a b) c) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 3 0 \
+                    12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0";
+        let boot = "cpu  1 2 3\nbtime 1700000000\nprocesses 9\n";
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max open files            1048576              1048576              files\n";
+        let stats = process::parse(stat, boot, limits, 12, 4096).expect("parses");
+        assert_eq!(
+            stats,
+            process::Stats {
+                cpu_seconds: 3.0,
+                resident_bytes: 2560.0 * 4096.0,
+                virtual_bytes: 104_857_600.0,
+                open_fds: 12.0,
+                max_fds: Some(1_048_576.0),
+                start_time_seconds: 1_700_000_123.45,
+            }
+        );
+        assert_eq!(process::parse("garbage", boot, limits, 1, 4096), None);
+        let mut text = String::new();
+        stats.write_text(&mut text);
+        assert!(text
+            .contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 3\n"));
+        assert!(text.contains("process_max_fds 1048576\n"));
+        // This process, read for real.
+        let own = process::Stats::read().expect("/proc is there");
+        assert!(own.resident_bytes > 0.0 && own.open_fds >= 3.0, "{own:?}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        assert!(own.start_time_seconds <= now && own.start_time_seconds > now - 3600.0);
     }
 }

@@ -17,6 +17,7 @@ use crds::manifest;
 use crds::rotate::Rotation;
 use crds::{SealedSecret, UnsealOptions};
 
+use crate::flags::Listen;
 use crate::metrics::Metrics;
 use crate::registry::KeyRegistry;
 
@@ -30,8 +31,10 @@ pub struct ApiState {
     pub registry: Arc<KeyRegistry>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Rate limiter of verify and rotate.
+    /// Rate limiter of verify (`--rate-limit`, `--rate-limit-burst`).
     pub limiter: Arc<RateLimiter>,
+    /// Rate limiter of rotate, only with `--rotate-rate-limit` (the original has none).
+    pub rotate_limiter: Option<Arc<RateLimiter>>,
     /// `--accept-deprecated-v1-data`.
     pub unseal: UnsealOptions,
     /// `--read-timeout`, `--write-timeout`.
@@ -61,9 +64,20 @@ pub fn api_router(state: ApiState) -> Router {
     // never read.
     let limited = Router::new()
         .route("/v1/verify", post(verify))
-        .route("/v1/rotate", post(rotate))
         .layer(middleware::from_fn_with_state(state.timeouts, deadline))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(
+            state.limiter.clone(),
+            rate_limit,
+        ));
+    let mut rotate_route = Router::new()
+        .route("/v1/rotate", post(rotate))
+        .layer(middleware::from_fn_with_state(state.timeouts, deadline));
+    if let Some(limiter) = &state.rotate_limiter {
+        rotate_route =
+            rotate_route.layer(middleware::from_fn_with_state(limiter.clone(), rate_limit));
+    }
+    let limited = limited
+        .merge(rotate_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .route("/healthz", any(|| async { "ok\n" }))
@@ -97,11 +111,9 @@ pub fn metrics_router(metrics: Arc<Metrics>, timeouts: Timeouts) -> Router {
         .layer(middleware::from_fn_with_state(timeouts, deadline))
 }
 
-/// Serves `router` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, router: Router) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+/// Serves `router` on `listener` (see [`bind`]) until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
     tracing::info!(%addr, "HTTP server listening");
     axum::serve(
         listener,
@@ -109,6 +121,46 @@ pub async fn serve(addr: SocketAddr, router: Router) -> anyhow::Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// A listener on `addr`. [`Listen::Any`] is one IPv6 socket that also takes IPv4 connections
+/// (`IPV6_V6ONLY` off, whatever `net.ipv6.bindv6only` says), as Go listens on `:8080`; on a host
+/// without IPv6 it falls back to every IPv4 address.
+pub fn bind(addr: Listen) -> anyhow::Result<tokio::net::TcpListener> {
+    let (listener, shown) = match addr {
+        Listen::At(at) => (std::net::TcpListener::bind(at), at.to_string()),
+        Listen::Any(port) => match dual_stack(port) {
+            Ok(listener) => (Ok(listener), format!("[::]:{port}")),
+            Err(e) if ipv6_unavailable(&e) => {
+                let any = SocketAddr::from(([0, 0, 0, 0], port));
+                (std::net::TcpListener::bind(any), any.to_string())
+            }
+            Err(e) => (Err(e), format!(":{port}")),
+        },
+    };
+    let listener = listener.map_err(|e| anyhow::anyhow!("cannot listen on {shown}: {e}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(tokio::net::TcpListener::from_std(listener)?)
+}
+
+fn dual_stack(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(false)?;
+    // As std and Go do for listeners: a restart may bind while old connections linger.
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Whether `e` says the host has no IPv6 (kernel without it, or IPv6 disabled).
+fn ipv6_unavailable(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::AFNOSUPPORT.raw_os_error()
+            || code == rustix::io::Errno::ADDRNOTAVAIL.raw_os_error()
+    )
 }
 
 /// Bounds each request as the original's `ReadTimeout` and `WriteTimeout` do: the body must
@@ -232,44 +284,54 @@ async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
 /// client that gets a 200 without it talks to a controller that ignored `onlyStale`.
 pub const STALE_HEADER: &str = "sealed-secrets-stale";
 
-/// `POST /v1/rotate`: 200 with the SealedSecret re-encrypted to the newest key, 409 when it
-/// cannot be decrypted. With `?onlyStale=true` (ours), a SealedSecret already on the newest key
-/// gets 204 No Content instead: a key-rotation job rewrites only what is stale.
+/// Re-encrypts a SealedSecret to the newest key. As in the original, any failure (not a
+/// SealedSecret, a value no key opens, no key loaded) answers 500 with an empty body; the reason
+/// is logged (it names keys and fields, never values). With `?onlyStale=true` (ours), a
+/// SealedSecret already on the newest key gets 204 No Content: a key-rotation job rewrites only
+/// what is stale.
 async fn rotate(State(state): State<ApiState>, uri: axum::http::Uri, body: Bytes) -> Response {
-    let sealed = match parse_body(&body) {
-        Ok(s) => s,
-        Err(resp) => return resp.into_response(),
-    };
-    let Some(newest) = state.registry.newest() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "no sealing key loaded\n").into_response();
-    };
     let only_stale = wants_only_stale(uri.query());
+    match reencrypt(&state, &body, only_stale).await {
+        Ok(None) => (StatusCode::NO_CONTENT, [(STALE_HEADER, "false")]).into_response(),
+        Ok(Some(json)) => {
+            let mut response = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
+            if only_stale {
+                response
+                    .headers_mut()
+                    .insert(STALE_HEADER, header::HeaderValue::from_static("true"));
+            }
+            response
+        }
+        Err(reason) => {
+            tracing::error!(error = %reason.trim_end(), "Error rotating secret");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The rotate body's SealedSecret re-encrypted to the newest key, as JSON (`None`: already
+/// current, with `only_stale`); else why not.
+async fn reencrypt(
+    state: &ApiState,
+    body: &[u8],
+    only_stale: bool,
+) -> Result<Option<String>, String> {
+    let sealed = parse_body(body).map_err(|(_, message)| message)?;
+    let newest = state.registry.newest().ok_or("no sealing key loaded")?;
     let keys = state.registry.private_keys();
     let opts = state.unseal;
-    let result = tokio::task::spawn_blocking(move || {
+    let rotation = tokio::task::spawn_blocking(move || {
         let target = newest.key.certificate.public_key();
         crds::rotate::rotate(&sealed, &keys, target, only_stale, opts)
     })
-    .await;
-    match result {
-        Ok(Ok(Rotation::Current)) => {
-            (StatusCode::NO_CONTENT, [(STALE_HEADER, "false")]).into_response()
-        }
-        Ok(Ok(Rotation::Rotated(rotated))) => match manifest::to_go_json(&rotated) {
-            Ok(json) => {
-                let mut response =
-                    ([(header::CONTENT_TYPE, "application/json")], json).into_response();
-                if only_stale {
-                    response
-                        .headers_mut()
-                        .insert(STALE_HEADER, header::HeaderValue::from_static("true"));
-                }
-                response
-            }
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        },
-        Ok(Err(_)) => StatusCode::CONFLICT.into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    .await
+    .map_err(|e| format!("re-encryption stopped: {e}"))?
+    .map_err(|e| format!("error decrypting secret: {e}"))?;
+    match rotation {
+        Rotation::Current => Ok(None),
+        Rotation::Rotated(rotated) => manifest::to_go_json(&rotated)
+            .map(Some)
+            .map_err(|e| format!("cannot write the SealedSecret: {e}")),
     }
 }
 
@@ -324,7 +386,7 @@ impl RateLimiter {
 }
 
 async fn rate_limit(
-    State(state): State<ApiState>,
+    State(limiter): State<Arc<RateLimiter>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: Request,
@@ -336,7 +398,7 @@ async fn rate_limit(
         .map(str::to_owned)
         .unwrap_or_else(|| peer.ip().to_string());
     let key = format!("{} {client}", request.uri().path());
-    if state.limiter.allow(&key) {
+    if limiter.allow(&key) {
         next.run(request).await
     } else {
         (

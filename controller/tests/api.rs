@@ -134,9 +134,12 @@ async fn http_api_health_cert_verify_rotate_and_body_limit() {
     // rotate before any rotation: 200, still opens with the only key.
     let r = post(&controller, "/v1/rotate", &json_body(&good));
     assert_eq!(r.status, 200, "rotate a good SealedSecret: {}", r.body);
-    // rotate an undecryptable one: 409.
-    let r = post(&controller, "/v1/rotate", &json_body(&foreign));
-    assert_eq!(r.status, 409, "rotate a foreign SealedSecret: {}", r.body);
+    // rotate an undecryptable one, or garbage: 500 with an empty body, as upstream.
+    for body in [json_body(&foreign), b"not yaml: [".to_vec()] {
+        let r = post(&controller, "/v1/rotate", &body);
+        assert_eq!(r.status, 500, "rotate a foreign SealedSecret: {}", r.body);
+        assert_eq!(r.body, "", "upstream's failed rotate has no body");
+    }
 
     // After SIGUSR1, rotate re-seals to the new key only.
     let old_key = crds::keygen::from_key_secret(&key_secret_for(&client, &keys_ns, &cert).await)
@@ -318,7 +321,7 @@ async fn kubeclient_qps_and_burst_limit_the_controllers_requests() {
     );
 }
 
-/// `--metrics-omit-secret-labels` keeps SealedSecret names off `/metrics` (upstream's flag);
+/// `--metrics-omit-secret-labels` (ours, not upstream's) keeps SealedSecret names off `/metrics`;
 /// `--log-format=json` writes one JSON object per log line.
 #[tokio::test]
 async fn metrics_can_omit_sealed_secret_names_and_logs_can_be_json() {
@@ -416,6 +419,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
                     ("namespace", &app_ns),
                     ("name", "bad"),
                     ("condition", "Synced"),
+                    ("ss_app_kubernetes_io_instance", ""),
                 ],
             )
             .is_some()
@@ -500,7 +504,12 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
     );
     assert_eq!(
         label_names(&samples("condition_info")),
-        names(&["namespace", "name", "condition"]),
+        names(&[
+            "namespace",
+            "name",
+            "condition",
+            "ss_app_kubernetes_io_instance"
+        ]),
         "condition_info labels"
     );
     let condition = |name: &str| {
@@ -511,6 +520,7 @@ async fn metrics_have_upstream_names_and_labels_plus_key_health() {
                 ("namespace", &app_ns),
                 ("name", name),
                 ("condition", "Synced"),
+                ("ss_app_kubernetes_io_instance", ""),
             ],
         )
     };
@@ -665,7 +675,7 @@ fn version_flag_prints_the_version() {
     assert_eq!(code, Some(0), "--version exits 0; stderr: {stderr}");
     assert_eq!(
         stdout.trim_end(),
-        format!("controller version: {}", env!("CARGO_PKG_VERSION")),
+        format!("controller version: v{}", env!("CARGO_PKG_VERSION")),
         "--version output"
     );
 }

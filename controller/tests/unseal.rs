@@ -317,6 +317,7 @@ async fn template_metadata_type_and_immutability_are_copied_onto_the_secret() {
             ("namespace", &env.app_ns),
             ("name", "registry"),
             ("condition", "Synced"),
+            ("ss_app_kubernetes_io_instance", ""),
         ],
         |v| v == 1.0,
     )
@@ -920,6 +921,7 @@ async fn undecryptable_sealed_secrets_fail_alone_and_touch_nothing() {
             ("namespace", &ns),
             ("name", "garbage"),
             ("condition", "Synced"),
+            ("ss_app_kubernetes_io_instance", ""),
         ],
         |v| v == -1.0,
     )
@@ -1203,6 +1205,7 @@ async fn a_deleted_sealed_secret_leaves_no_condition_info_series() {
         ("namespace", env.app_ns.as_str()),
         ("name", "short-lived"),
         ("condition", "Synced"),
+        ("ss_app_kubernetes_io_instance", ""),
     ];
     env.metric_until(CONDITION_INFO, &labels, |v| v == 1.0)
         .await;

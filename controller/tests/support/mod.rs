@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -487,7 +487,12 @@ impl ControllerProcess {
     ) -> Self {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log_path = log_dir.path().join("controller.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
+        // Appending, so that stdout and stderr lines interleave instead of overwriting.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
         let api_port = free_port();
         let metrics_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
@@ -503,7 +508,8 @@ impl ControllerProcess {
             .arg(kubeconfig)
             .arg(format!("--listen-addr=127.0.0.1:{api_port}"))
             .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics_port}"))
-            .stdout(Stdio::null())
+            // INFO lines go to stdout (--log-info-stdout), warnings and errors to stderr.
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log);
         let child = cmd.spawn().expect("controller starts");
         Self {
