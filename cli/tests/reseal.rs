@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use online_support::{
-    apply_and_unseal, control_plane, expose, kubeseal, open_with, private_key_for, Controller,
+    apply_and_unseal, control_plane, expose, git, kubeseal, open_with, private_key_for, Controller,
 };
 
 /// The tree of the only-stale test, as the issue asks: 1,000 files, 100 of them stale.
@@ -72,37 +72,10 @@ fn write(root: &Path, i: usize, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("write");
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn git_init(dir: &Path) {
     git(dir, &["init", "--quiet", "--initial-branch=main"]);
     git(dir, &["add", "."]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "--quiet",
-            "-m",
-            "sealed",
-        ],
-    );
+    git(dir, &["commit", "--quiet", "-m", "sealed"]);
 }
 
 fn commits(dir: &Path) -> usize {

@@ -6,32 +6,17 @@
 mod online_support;
 
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::Client;
-use online_support::{control_plane, expose, kubeseal, open_with, private_key_for, Controller};
+use online_support::{
+    control_plane, expose, git, kubeseal, open_with, private_key_for, Controller,
+};
 
 const SA: &str = "system:serviceaccount:sealed-secrets-reseal:reseal";
 const RAISED_RATE_LIMIT: [&str; 2] = ["--rate-limit=1000", "--rate-limit-burst=1000"];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn kubectl(cp: &envtest::ControlPlane, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     use std::io::Write as _;
