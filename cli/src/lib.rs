@@ -9,3 +9,4 @@ pub mod flags;
 pub mod kubeconfig;
 pub mod modes;
 pub mod output;
+pub mod render;
