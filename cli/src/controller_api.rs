@@ -155,14 +155,21 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
     if let Some(password) = &flags.password {
         config.auth_info.password = Some(password.clone().into());
     }
-    if flags.as_user.is_none() && !flags.as_group.is_empty() {
-        bail!("--as-group requires --as (as kubectl)");
+    if flags.as_user.is_none() && (!flags.as_group.is_empty() || flags.as_uid.is_some()) {
+        bail!("--as-group and --as-uid require --as (as kubectl)");
     }
     if let Some(user) = &flags.as_user {
         config.auth_info.impersonate = Some(user.clone());
         if !flags.as_group.is_empty() {
             config.auth_info.impersonate_groups = Some(flags.as_group.clone());
         }
+        config.auth_info.impersonate_uid = flags.as_uid.clone();
+    }
+    if let Some(url) = flags.proxy_url.as_deref().filter(|u| !u.is_empty()) {
+        config.proxy_url = Some(
+            url.parse()
+                .map_err(|_| anyhow!("--proxy-url {url:?} is not a valid URL"))?,
+        );
     }
     if let Some(ns) = &flags.namespace {
         config.default_namespace = ns.clone();

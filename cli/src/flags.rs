@@ -77,6 +77,9 @@ pub struct KlogFlags {
     /// Ignored (klog).
     #[arg(long = "one_output", hide = true)]
     pub one_output: bool,
+    /// Ignored (klog v2.140).
+    #[arg(long = "legacy_stderr_threshold_behavior", hide = true)]
+    pub legacy_stderr_threshold_behavior: bool,
 }
 
 /// Subcommands (the original has none; these are additions).
@@ -149,7 +152,7 @@ pub struct SealFlags {
 
     /// (Repeatable) Secret items from files: [key=]path. With --raw, exactly one. Without --raw,
     /// builds a Secret named --name from the files instead of reading one.
-    #[arg(long = "from-file", value_name = "[KEY=]PATH")]
+    #[arg(long = "from-file", value_delimiter = ',', value_name = "[KEY=]PATH")]
     pub from_file: Vec<String>,
 
     /// Set the scope of the sealed secret: strict, namespace-wide, cluster-wide (default strict,
@@ -253,6 +256,12 @@ pub struct ClusterFlags {
     /// Group to impersonate for the operation (repeatable).
     #[arg(long = "as-group", value_name = "GROUP")]
     pub as_group: Vec<String>,
+    /// UID to impersonate for the operation.
+    #[arg(long = "as-uid", value_name = "UID")]
+    pub as_uid: Option<String>,
+    /// If provided, this URL will be used to connect via proxy.
+    #[arg(long = "proxy-url", value_name = "URL")]
+    pub proxy_url: Option<String>,
     /// Username for basic authentication to the API server.
     #[arg(long)]
     pub username: Option<String>,

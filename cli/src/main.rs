@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         return bulk::run(args);
     }
     if cli.seal.version {
-        println!("kubeseal version: {}", env!("CARGO_PKG_VERSION"));
+        println!("kubeseal version: v{}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
     match modes::run(&cli) {

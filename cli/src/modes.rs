@@ -202,7 +202,7 @@ fn read_input(cli: &Cli) -> Result<Zeroizing<Vec<u8>>> {
     match &cli.seal.secret_file {
         Some(path) => {
             buf.extend_from_slice(
-                &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                &std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?,
             );
         }
         None => {
@@ -257,8 +257,7 @@ fn input_secrets(cli: &Cli) -> Result<Vec<ZeroizingSecret>> {
         });
         for spec in &f.from_file {
             let (key, path) = from_file_spec(spec)?;
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("cannot read --from-file {}", path.display()))?;
+            let bytes = std::fs::read(&path).map_err(|e| crate::os_error("open", &path, &e))?;
             secret
                 .data
                 .get_or_insert_with(BTreeMap::new)
@@ -305,12 +304,30 @@ fn from_file_spec(spec: &str) -> Result<(String, PathBuf)> {
     Ok((key, path))
 }
 
+/// As upstream: `-n` may fill in a Secret's missing namespace, never replace a different one
+/// (the Secret would be sealed for a namespace its author did not write).
+fn check_namespace(secret_ns: Option<&str>, flag_ns: &str) -> Result<()> {
+    match secret_ns.filter(|n| !n.is_empty()) {
+        Some(ns) if ns != flag_ns => bail!(
+            "namespace mismatch: the input Secret's namespace {ns:?} differs from --namespace {flag_ns:?}"
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn seal_all(
     cli: &Cli,
     key: &PublicKey,
     secrets: Vec<ZeroizingSecret>,
     mut opts: SealOptions,
 ) -> Result<Vec<SealedSecret>> {
+    if opts.namespace.is_none() {
+        if let Some(ns) = cli.cluster.namespace.as_deref().filter(|n| !n.is_empty()) {
+            for s in &secrets {
+                check_namespace(s.metadata.namespace.as_deref(), ns)?;
+            }
+        }
+    }
     // As the original, the kubeconfig is consulted only for a Secret that needs a namespace: one
     // without any, sealed with a scope other than cluster-wide.
     let needs_namespace = secrets.iter().any(|s| {
@@ -525,10 +542,8 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
     }
     let mut keys = Vec::new();
     for path in &f.recovery_private_key {
-        let bytes = Zeroizing::new(
-            std::fs::read(path)
-                .with_context(|| format!("cannot read private key {}", path.display()))?,
-        );
+        let bytes =
+            Zeroizing::new(std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?);
         keys.extend(
             crds::parse_private_keys(&bytes)
                 .with_context(|| format!("cannot use private key {}", path.display()))?,
@@ -546,7 +561,7 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
         let secret = crds::unseal_sealed_secret(
             &sealed,
             &keys,
-            &crds::template::GoTemplates,
+            &crate::render::PanicSafe(crds::template::GoTemplates),
             crds::UnsealOptions {
                 accept_deprecated_v1_data: true,
             },

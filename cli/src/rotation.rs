@@ -32,8 +32,7 @@ impl Rotator {
     pub fn offline(backups: &[PathBuf], cert: Option<&str>) -> Result<Self> {
         let mut inputs = Vec::with_capacity(backups.len());
         for path in backups {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read private key {}", path.display()))?;
+            let bytes = std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?;
             inputs.push(Zeroizing::new(bytes));
         }
         let slices: Vec<&[u8]> = inputs.iter().map(|b| b.as_slice()).collect();

@@ -492,7 +492,7 @@ fn bad_certificates_are_refused_and_expired_ones_warned_about() {
     );
     assert_fails(
         &kubeseal(&["--cert", "/nonexistent/cert.pem"], SECRET.as_bytes()),
-        "cannot read certificate /nonexistent/cert.pem",
+        "cannot read certificate: open /nonexistent/cert.pem: no such file or directory",
     );
 
     let expired = fixture("expired-cert.pem").display().to_string();
@@ -962,7 +962,7 @@ fn version_help_and_completions() {
     assert_ok(&o);
     assert_eq!(
         stdout(&o),
-        format!("kubeseal version: {}\n", env!("CARGO_PKG_VERSION"))
+        format!("kubeseal version: v{}\n", env!("CARGO_PKG_VERSION"))
     );
     let o = kubeseal(&["--help"], b"");
     assert_ok(&o);

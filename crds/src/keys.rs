@@ -378,8 +378,23 @@ fn looks_like_manifest(input: &[u8]) -> bool {
     trimmed.starts_with('{') || text.contains("kind:") || text.contains("apiVersion:")
 }
 
+/// The kind a key backup document is read as. A typed Go client's JSON has no `kind` (empty
+/// TypeMeta): a document with `items` is then a list, one with `data` a Secret.
+fn key_document_kind(doc: &serde_json::Value) -> Option<&str> {
+    match doc
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .filter(|k| !k.is_empty())
+    {
+        Some(kind) => Some(kind),
+        None if doc.get("items").is_some_and(|i| i.is_array()) => Some("List"),
+        None if doc.get("data").is_some_and(|d| d.is_object()) => Some("Secret"),
+        None => None,
+    }
+}
+
 fn collect_secret_keys(doc: &serde_json::Value, out: &mut Vec<PrivateKey>) -> Result<(), KeyError> {
-    match doc.get("kind").and_then(|k| k.as_str()) {
+    match key_document_kind(doc) {
         Some("List") | Some("SecretList") => {
             for item in doc
                 .get("items")

@@ -5,6 +5,11 @@
 //! `""`, `"~"`) double-quoted. The last point is a correctness matter, not style: kubectl reads
 //! YAML 1.1, so an unquoted `yes` would become a boolean.
 //!
+//! Keys longer than 128 bytes or spanning lines are written as explicit `? key` / `: value`
+//! pairs (as go-yaml does; YAML allows implicit keys of at most 1024 characters on one line). A
+//! value made only of line breaks, or holding a break other than `\n`, is double-quoted (a block
+//! of nothing but breaks would read back as `""`).
+//!
 //! Not reproduced: go-yaml folds plain strings with spaces longer than 80 columns; we keep them
 //! on one line (same value when read back).
 
@@ -30,9 +35,40 @@ fn emit_mapping(out: &mut String, value: &Value, indent: usize) {
         if i > 0 {
             push_indent(out, indent);
         }
-        out.push_str(&string_text(key, indent));
-        out.push(':');
-        emit_value_after_key(out, v, indent);
+        if simple_key_allowed(key) {
+            out.push_str(&string_text(key, indent));
+            out.push(':');
+            emit_value_after_key(out, v, indent);
+        } else {
+            out.push_str("? ");
+            out.push_str(&string_text(key, indent));
+            out.push('\n');
+            push_indent(out, indent);
+            out.push(':');
+            emit_value_after_complex_key(out, v, indent);
+        }
+    }
+}
+
+/// Whether libyaml (and so go-yaml) writes `key` as an implicit `key: value` key: at most 128
+/// bytes and on one line. YAML limits implicit keys to 1024 characters on one line; longer or
+/// multi-line keys get the explicit `? key` / `: value` form, as go-yaml writes them.
+fn simple_key_allowed(key: &str) -> bool {
+    key.len() <= 128 && !key.chars().any(is_break)
+}
+
+/// Writes what follows the `:` of an explicit `? key`, in go-yaml's compact shape.
+fn emit_value_after_complex_key(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push(' ');
+            emit_mapping(out, v, indent + 2);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push(' ');
+            emit_sequence(out, items, indent + 2);
+        }
+        scalar => emit_value_after_key(out, scalar, indent),
     }
 }
 
@@ -92,11 +128,12 @@ fn scalar_text(v: &Value, indent: usize) -> String {
 /// A string as go-yaml v2 writes it: literal block for multi-line text, double quotes when YAML
 /// 1.1 would resolve it to a non-string, plain when the emitter allows it, else single quotes.
 fn string_text(s: &str, indent: usize) -> String {
-    let printable = s.chars().all(|c| is_printable(c) || c == '\n');
-    if s.contains('\n') && printable && literal_allowed(s) {
+    let multi_line = s.chars().any(is_break);
+    if multi_line && literal_allowed(s) {
         return literal(s, indent);
     }
-    if !printable || s.contains('\n') || resolves_to_non_string(s) {
+    let printable = s.chars().all(|c| is_printable(c) && !is_break(c));
+    if !printable || multi_line || resolves_to_non_string(s) {
         return double_quoted(s);
     }
     if plain_allowed(s) {
@@ -111,9 +148,22 @@ fn is_printable(c: char) -> bool {
         && c != '\u{feff}'
 }
 
+/// YAML 1.1's line breaks (libyaml's `IS_BREAK`): each makes a scalar multi-line.
+fn is_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
 fn literal_allowed(s: &str) -> bool {
-    // Trailing spaces on a line and spaces around line breaks cannot round-trip in block style.
-    !s.starts_with(' ') && !s.contains(" \n") && !s.contains("\n ") && !s.ends_with(' ')
+    // Only `\n` breaks and printable text; a block of nothing but line breaks would read back
+    // as "" (clip) or needs an indentation hint, so it is quoted instead. Trailing spaces on a
+    // line and spaces around line breaks cannot round-trip in block style.
+    s.chars()
+        .all(|c| c == '\n' || (is_printable(c) && !is_break(c)))
+        && s.chars().any(|c| c != '\n')
+        && !s.starts_with(' ')
+        && !s.contains(" \n")
+        && !s.contains("\n ")
+        && !s.ends_with(' ')
 }
 
 fn literal(s: &str, indent: usize) -> String {
@@ -147,6 +197,9 @@ fn double_quoted(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\0' => out.push_str("\\0"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
             c if is_printable(c) => out.push(c),
             c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02X}", c as u32)),
             c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
@@ -266,6 +319,31 @@ mod tests {
         assert_eq!(string_text("a\nb", 2), "|-\n    a\n    b");
         assert_eq!(string_text("a\n", 0), "|\n  a");
         assert_eq!(string_text("a\tb", 0), "\"a\\tb\"");
+    }
+
+    #[test]
+    fn long_and_multi_line_keys_are_explicit_as_in_go() {
+        let long = "k".repeat(129);
+        let v =
+            json!({"a\nb": "v", long.clone(): {"x": "u", "z": "w"}, "l": [{"k\n": ["1", "2"]}]});
+        assert_eq!(
+            to_string(&v),
+            format!(
+                "? |-\n  a\n  b\n: v\n? {long}\n: x: u\n  z: w\nl:\n- ? |\n    k\n  : - \"1\"\n    - \"2\"\n"
+            )
+        );
+        assert_eq!(
+            to_string(&json!({"k".repeat(128): 1})),
+            format!("{}: 1\n", "k".repeat(128))
+        );
+    }
+
+    #[test]
+    fn newline_only_and_other_breaks_are_double_quoted() {
+        assert_eq!(string_text("\n", 0), "\"\\n\"");
+        assert_eq!(string_text("\n\n", 0), "\"\\n\\n\"");
+        assert_eq!(string_text("a\u{2028}b", 0), "\"a\\Lb\"");
+        assert_eq!(string_text("a\u{85}", 0), "\"a\\N\"");
     }
 
     #[test]
