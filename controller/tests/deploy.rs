@@ -29,8 +29,8 @@ use crds::SealedSecret;
 use futures::StreamExt as _;
 use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
@@ -266,8 +266,7 @@ async fn events(client: &Client, ns: &str, name: &str, reason: &str) -> Vec<Even
         .unwrap_or_default()
         .into_iter()
         .filter(|e| {
-            e.reason.as_deref() == Some(reason)
-                && e.involved_object.name.as_deref() == Some(name)
+            e.reason.as_deref() == Some(reason) && e.involved_object.name.as_deref() == Some(name)
         })
         .collect()
 }
