@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use kube::runtime::events::{Recorder, Reporter};
 use sealed_secrets_controller::flags::Flags;
 use sealed_secrets_controller::metrics::Metrics;
 use sealed_secrets_controller::reconcile::{self, Context, Settings};
@@ -279,13 +278,7 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
             .context("key registry stopped")?;
     }
     tracing::info!(identity = %leader::identity(), "leading: reconciling SealedSecrets");
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "sealed-secrets".into(),
-            instance: Some(leader::identity()),
-        },
-    );
+    let recorder = reconcile::Recorder::new(client.clone(), leader::identity());
     let ctx = Context::new(
         client.clone(),
         registry.clone(),

@@ -1,28 +1,33 @@
 //! The reconciler: SealedSecret → Secret, with status, events and metrics.
 //!
-//! Secrets are written with server-side apply under a stable field manager, so only the fields
-//! the controller owns are written, and nothing is written when the live Secret already matches.
-//! Labels and annotations other managers added are kept; data keys the SealedSecret does not
-//! hold are removed unless the Secret carries `sealedsecrets.bitnami.com/patch: "true"`.
+//! Every write uses the rights upstream's Helm chart grants: a Secret is created (`create`,
+//! create-only) or replaced (`update`, conditional on the resourceVersion that was judged), the
+//! status subresource is replaced (`update`), Events are core `v1` (`create`, `patch`). What to
+//! write is decided by [`write::decide`] without I/O; nothing is written when the live Secret
+//! already matches.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod events;
+pub mod write;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crds::convert::ZeroizingSecret;
-use crds::types::{MANAGED_ANNOTATION, PATCH_ANNOTATION};
-use crds::{SealedSecret, UnsealError, UnsealOptions};
+use crds::types::SealedSecretCondition;
+use crds::{SealedSecret, SealedSecretStatus, UnsealError, UnsealOptions};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::PostParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::json;
+
+pub use events::{EventType, Recorder};
+use write::{Refusal, SecretAction};
 
 use crate::known_secrets::KnownSecrets;
 use crate::metrics::Metrics;
@@ -31,6 +36,10 @@ use crate::requests;
 
 /// Field manager of every write the controller makes.
 pub const FIELD_MANAGER: &str = "sealed-secrets-controller";
+
+/// How many times a Secret that changed between read and write (409) is read and judged again
+/// within one reconcile.
+const WRITE_ATTEMPTS: usize = 4;
 
 /// Why a SealedSecret could not be turned into its Secret.
 #[derive(Debug, thiserror::Error)]
@@ -44,24 +53,39 @@ pub enum Error {
     /// The Secret is immutable and its data differs.
     #[error("Error updating {0}: the target Secret is immutable. Once a Secret is marked as immutable, it is not possible to revert this change nor to mutate the contents of the data field. You can only delete and recreate the Secret.")]
     Immutable(String),
+    /// The API server refused a request on the Secret (403): the controller's RBAC lacks it.
+    #[error("cannot {verb} secrets \"{name}\": forbidden (the controller's RBAC does not grant {verb} on secrets in this namespace)")]
+    Forbidden {
+        /// `get`, `create` or `update`.
+        verb: &'static str,
+        /// The Secret.
+        name: String,
+    },
     /// Reading or writing the Secret failed.
     #[error("cannot write Secret {0}: {1}")]
     Update(String, #[source] kube::Error),
+    /// The Secret changed between every read and write of one reconcile.
+    #[error("cannot write Secret {0}: it changed between read and write {WRITE_ATTEMPTS} times")]
+    Contended(String),
     /// Writing the status failed.
     #[error("cannot update status: {0}")]
     Status(#[source] kube::Error),
-    /// The decrypting task died.
+    /// Decrypting or rendering panicked (a defect): the panic's message, never a value.
+    #[error("unsealing failed unexpectedly: {0}")]
+    Panic(String),
+    /// The decrypting task was cancelled.
     #[error("unsealing task failed")]
     Task,
 }
 
 impl Error {
-    /// The `reason` label of `unseal_errors_total` (the original's values).
+    /// The `reason` label of `unseal_errors_total` (the original's values, plus `forbidden`).
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Unseal(_) | Error::Task => "unseal",
+            Error::Unseal(_) | Error::Task | Error::Panic(_) => "unseal",
             Error::Unmanaged(_) => "unmanaged",
-            Error::Immutable(_) | Error::Update(..) => "update",
+            Error::Forbidden { .. } => "forbidden",
+            Error::Immutable(_) | Error::Update(..) | Error::Contended(_) => "update",
             Error::Status(_) => "status",
         }
     }
@@ -69,7 +93,7 @@ impl Error {
     /// The Event reason (the original's values).
     fn event_reason(&self) -> &'static str {
         match self {
-            Error::Unseal(_) | Error::Task => "ErrUnsealFailed",
+            Error::Unseal(_) | Error::Task | Error::Panic(_) => "ErrUnsealFailed",
             _ => "ErrUpdateFailed",
         }
     }
@@ -86,8 +110,24 @@ impl Error {
     fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::Update(..) | Error::Status(_) | Error::Unmanaged(_) | Error::Task
+            Error::Update(..)
+                | Error::Contended(_)
+                | Error::Status(_)
+                | Error::Unmanaged(_)
+                | Error::Forbidden { .. }
+                | Error::Task
         )
+    }
+
+    /// An API error on the Secret `name` while trying `verb`.
+    fn api(verb: &'static str, name: &str, e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(s) if s.code == 403 => Error::Forbidden {
+                verb,
+                name: name.to_owned(),
+            },
+            e => Error::Update(name.to_owned(), e),
+        }
     }
 }
 
@@ -442,7 +482,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                     &sealed,
                     EventType::Normal,
                     "Unsealed",
-                    "SealedSecret unsealed successfully".into(),
+                    "SealedSecret unsealed successfully",
                 )
                 .await;
             }
@@ -462,11 +502,11 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 &sealed,
                 EventType::Warning,
                 err.event_reason(),
-                err.event_note(),
+                &err.event_note(),
             )
             .await;
-            if let Err(e) =
-                update_status(&ctx, &sealed, Some((err.event_reason(), err.to_string()))).await
+            let message = err.to_string();
+            if let Err(e) = update_status(&ctx, &sealed, Some((err.event_reason(), &message))).await
             {
                 let e = Error::Status(e);
                 count_error(&ctx, &sealed, &e);
@@ -515,13 +555,10 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let existing = if ctx.known_secrets.surely_absent(&namespace, &name) {
         None
     } else {
-        api.get_opt(&name)
-            .await
-            .map_err(|e| Error::Update(name.clone(), e))?
-            .map(ZeroizingSecret)
+        read_secret(&api, &name).await?
     };
     let obj = key(sealed);
-    let mut state = SyncState {
+    let state = SyncState {
         uid: sealed.metadata.uid.clone(),
         generation: sealed.metadata.generation,
         keys_version: ctx.registry.version(),
@@ -533,7 +570,33 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     if existing.is_some() && ctx.last_sync(&obj).as_ref() == Some(&state) {
         return Ok(false);
     }
+    let mut desired = unseal(ctx, sealed).await?;
+    desired.metadata.namespace = Some(namespace);
+    let _writing = InFlight::start(ctx, &obj);
+    let (wrote, secret_version) =
+        write_secret(&ctx.client, sealed, &api, existing, &desired).await?;
+    ctx.remember_sync(
+        obj,
+        SyncState {
+            secret_version,
+            ..state
+        },
+    );
+    Ok(wrote)
+}
 
+/// The Secret `name`, if it exists (values wiped on drop).
+async fn read_secret(api: &Api<Secret>, name: &str) -> Result<Option<ZeroizingSecret>, Error> {
+    api.get_opt(name)
+        .await
+        .map(|s| s.map(ZeroizingSecret))
+        .map_err(|e| Error::api("get", name, e))
+}
+
+/// Decrypts and renders the Secret on the blocking pool, one thread per CPU at most. A panic
+/// there (a defect) becomes [`Error::Panic`] with its message, logged once as that error
+/// instead of a trace.
+async fn unseal(ctx: &Context, sealed: &SealedSecret) -> Result<ZeroizingSecret, Error> {
     let keys = ctx.registry.private_keys();
     let opts = ctx.settings.unseal;
     let input = sealed.clone();
@@ -541,160 +604,77 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let slot = ctx.unseal_slots.acquire().await.ok();
     let unsealed = tokio::task::spawn_blocking(move || {
         let start = thread_cpu();
-        let unsealed = crds::convert::unseal_sealed_secret_detailed(
-            &input,
-            &keys,
-            &crds::template::GoTemplates,
-            opts,
-        );
+        let unsealed = quiet_panics::catch(|| {
+            crds::convert::unseal_sealed_secret_detailed(
+                &input,
+                &keys,
+                &crds::template::GoTemplates,
+                opts,
+            )
+        });
         (unsealed, thread_cpu().saturating_sub(start))
     })
     .await;
     drop(slot);
     let (unsealed, cpu) = unsealed.map_err(|_| Error::Task)?;
     ctx.metrics.unseal_cpu.inc_by(cpu.as_secs_f64());
-    let (desired, key_index) = unsealed?;
-    let mut desired = ZeroizingSecret(desired);
-    ctx.note_key_use(obj.clone(), key_index > 0);
-    desired.metadata.namespace = Some(namespace.clone());
-
-    // A Secret believed missing (never seen by the watch, or not found just now) is created
-    // with a create-only apply. If someone made it meanwhile, the apply is refused (409) and
-    // the Secret is read and judged below like any existing one.
-    let existing = match existing {
-        Some(existing) => existing,
-        None => {
-            let _writing = InFlight::start(ctx, &obj);
-            match apply_secret(ctx, &api, &name, &mut desired, Some(NO_SUCH_VERSION)).await {
-                Ok(written_version) => {
-                    ctx.remember_sync(
-                        obj,
-                        SyncState {
-                            secret_version: written_version,
-                            ..state
-                        },
-                    );
-                    return Ok(true);
-                }
-                Err(kube::Error::Api(conflict)) if conflict.code == 409 => {
-                    tracing::debug!(namespace = %namespace, name = %name, "the Secret exists after all; reading it");
-                    match api.get_opt(&name).await {
-                        Ok(Some(existing)) => ZeroizingSecret(existing),
-                        // Deleted again since: the retry starts over.
-                        Ok(None) => return Err(Error::Update(name, kube::Error::Api(conflict))),
-                        Err(e) => return Err(Error::Update(name, e)),
-                    }
-                }
-                Err(e) => return Err(Error::Update(name, e)),
-            }
-        }
-    };
-    state.secret_version = existing.metadata.resource_version.clone();
-
-    let uid = sealed.metadata.uid.as_deref();
-    let owned = existing
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid);
-    let annotated = |key: &str| existing.annotations().get(key).is_some_and(|v| v == "true");
-    let managed = annotated(MANAGED_ANNOTATION);
-    let patch = annotated(PATCH_ANNOTATION);
-    if !owned && !managed && !patch {
-        return Err(Error::Unmanaged(name));
-    }
-    if patch && !managed && !owned {
-        // Merge our values into someone else's Secret without taking it over.
-        desired.metadata.owner_references = None;
-    }
-    // Without the patch annotation the Secret holds exactly our data keys, as in the
-    // original (labels and annotations others added are kept).
-    let stale_keys = if patch {
-        Vec::new()
-    } else {
-        existing
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, _)| k)
-            .filter(|k| !desired.data.as_ref().is_some_and(|d| d.contains_key(*k)))
-            .cloned()
-            .collect()
-    };
-    if stale_keys.is_empty() && matches(&existing, &desired) {
-        ctx.remember_sync(obj, state);
-        return Ok(false);
-    }
-    if existing.immutable == Some(true) && existing.data != desired.data {
-        return Err(Error::Immutable(format!("{namespace}/{name}")));
-    }
-    // Conditional on the version just judged: if the Secret changed since, the apply is refused
-    // (409) and the retry judges it afresh.
-    let _writing = InFlight::start(ctx, &obj);
-    let result = apply_secret(
-        ctx,
-        &api,
-        &name,
-        &mut desired,
-        existing.metadata.resource_version.as_deref(),
-    )
-    .await;
-    let mut written_version = result.map_err(|e| Error::Update(name.clone(), e))?;
-    if !stale_keys.is_empty() {
-        let removal: serde_json::Map<String, serde_json::Value> = stale_keys
-            .into_iter()
-            .map(|k| (k, serde_json::Value::Null))
-            .collect();
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
-        written_version = requests::patch(
-            &ctx.client,
-            api.resource_url(),
-            &name,
-            &params,
-            &Patch::Merge(json!({ "data": removal })),
-        )
-        .await
-        .map_err(|e| Error::Update(name, e))?;
-    }
-    ctx.remember_sync(
-        obj,
-        SyncState {
-            secret_version: written_version,
-            ..state
-        },
-    );
-    Ok(true)
+    let (desired, key_index) = unsealed.map_err(Error::Panic)??;
+    ctx.note_key_use(key(sealed), key_index > 0);
+    Ok(ZeroizingSecret(desired))
 }
 
-/// A resourceVersion no object has (etcd revisions are positive 64-bit integers, and this is
-/// the largest): as a precondition of an apply it makes the apply create-only. The API server
-/// creates a missing object whatever resourceVersion the applied one carries, and refuses (409
-/// Conflict) to change an existing one whose version differs.
-const NO_SUCH_VERSION: &str = "9223372036854775807";
-
-/// Server-side applies `desired` (forcing ownership of its fields) if the Secret's
-/// resourceVersion is still `precondition` ([`NO_SUCH_VERSION`]: if it does not exist), and
-/// returns the written resourceVersion. A changed Secret gets 409 Conflict.
-async fn apply_secret(
-    ctx: &Context,
+/// Judges the Secret as read (`existing`) against `desired` and carries out the decision. A
+/// Secret created or changed by someone else between read and write makes the write fail (409);
+/// it is then read and judged again. Returns whether something was written, and the Secret's
+/// resourceVersion as the controller left it.
+async fn write_secret(
+    client: &Client,
+    sealed: &SealedSecret,
     api: &Api<Secret>,
-    name: &str,
-    desired: &mut Secret,
-    precondition: Option<&str>,
-) -> Result<Option<String>, kube::Error> {
-    desired.metadata.resource_version = precondition.map(str::to_owned);
-    requests::patch(
-        &ctx.client,
-        api.resource_url(),
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&*desired),
-    )
-    .await
+    mut existing: Option<ZeroizingSecret>,
+    desired: &Secret,
+) -> Result<(bool, Option<String>), Error> {
+    let name = sealed.name_any();
+    let uid = sealed.metadata.uid.as_deref();
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    for _ in 0..WRITE_ATTEMPTS {
+        let (verb, result) = match write::decide(uid, existing.as_deref(), desired) {
+            SecretAction::Nothing => {
+                let version = existing.and_then(|s| s.metadata.resource_version.clone());
+                return Ok((false, version));
+            }
+            SecretAction::Refuse(Refusal::Unmanaged) => return Err(Error::Unmanaged(name)),
+            SecretAction::Refuse(Refusal::Immutable) => {
+                let namespace = sealed.namespace().unwrap_or_default();
+                return Err(Error::Immutable(format!("{namespace}/{name}")));
+            }
+            SecretAction::Create(secret) => (
+                "create",
+                requests::create(client, api.resource_url(), &params, &*secret).await,
+            ),
+            SecretAction::Update { secret, .. } => (
+                "update",
+                requests::replace(client, api.resource_url(), &name, &params, &*secret).await,
+            ),
+        };
+        match result {
+            Ok(version) => return Ok((true, version)),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                if verb == "create" {
+                    tracing::debug!(namespace = ?sealed.namespace(), name = %name, "the Secret exists after all; reading it");
+                } else {
+                    tracing::debug!(namespace = ?sealed.namespace(), name = %name, "the Secret changed since it was read; reading it again");
+                }
+                existing = read_secret(api, &name).await?;
+            }
+            Err(e) => return Err(Error::api(verb, &name, e)),
+        }
+    }
+    Err(Error::Contended(name))
 }
-
 /// CPU time the calling thread has used so far.
 fn thread_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
@@ -734,131 +714,81 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Whether the live Secret already holds everything the controller would apply.
-fn matches(existing: &Secret, desired: &Secret) -> bool {
-    let subset = |want: Option<&BTreeMap<String, String>>,
-                  have: Option<&BTreeMap<String, String>>| {
-        want.into_iter()
-            .flatten()
-            .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
-    };
-    let data_ok = desired
-        .data
-        .iter()
-        .flatten()
-        .all(|(k, v)| existing.data.as_ref().and_then(|d| d.get(k)) == Some(v));
-    let owners_ok = desired
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .all(|want| {
-            existing
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|have| have.uid == want.uid && have.controller == want.controller)
+/// Catches panics of the unsealing task without the default hook's trace on stderr (a panicking
+/// SealedSecret would print one on every attempt); other threads' panics are reported as before.
+mod quiet_panics {
+    use std::cell::Cell;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::Once;
+
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Runs `f`; a panic becomes `Err` with the first line of its message (at most 200 bytes).
+    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let previous = panic::take_hook();
+            panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(Cell::get) {
+                    previous(info);
+                }
+            }));
         });
-    data_ok
-        && owners_ok
-        && subset(
-            desired.metadata.labels.as_ref(),
-            existing.metadata.labels.as_ref(),
-        )
-        && subset(
-            desired.metadata.annotations.as_ref(),
-            existing.metadata.annotations.as_ref(),
-        )
-        && desired.type_.as_deref().unwrap_or("Opaque")
-            == existing.type_.as_deref().unwrap_or("Opaque")
-        && desired
-            .immutable
-            .is_none_or(|i| existing.immutable == Some(i))
+        QUIET.with(|q| q.set(true));
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        QUIET.with(|q| q.set(false));
+        result.map_err(|payload| message(payload.as_ref()))
+    }
+
+    fn message(payload: &(dyn std::any::Any + Send)) -> String {
+        let text = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        let line = text.lines().next().unwrap_or_default();
+        let mut end = line.len().min(200);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line[..end].to_owned()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn a_panic_becomes_its_first_line() {
+            let caught =
+                super::catch(|| -> u8 { panic!("Formatting argument out of range\nmore") });
+            assert_eq!(caught, Err("Formatting argument out of range".to_owned()));
+            assert_eq!(super::catch(|| 7), Ok(7));
+        }
+    }
 }
 
-async fn publish(
-    ctx: &Context,
-    sealed: &SealedSecret,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let result = if type_ == EventType::Normal {
-        // One-off success events skip the recorder, whose dedup cache would hold every one of
-        // them for minutes (a few KiB per SealedSecret); failures keep its deduplication.
-        create_event(ctx, sealed, reason, note).await
-    } else {
-        let event = Event {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: "Unseal".to_owned(),
-            secondary: None,
-        };
-        ctx.recorder.publish(&event, &sealed.object_ref(&())).await
-    };
-    if let Err(e) = result {
+/// Records an Event; a failure to record is logged, not returned.
+async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason: &str, note: &str) {
+    if let Err(e) = ctx.recorder.publish(sealed, type_, reason, note).await {
         tracing::warn!(error = %e, "cannot record event");
     }
 }
 
-async fn create_event(
-    ctx: &Context,
+/// The status `sealed` should have: `Synced` True when `error` is None, else False with its
+/// reason and message, and `observedGeneration`; None when it already has it.
+fn desired_status(
     sealed: &SealedSecret,
-    reason: &str,
-    note: String,
-) -> Result<(), kube::Error> {
-    use k8s_openapi::api::events::v1::Event as ApiEvent;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-    let namespace = sealed.namespace().unwrap_or_default();
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let event = ApiEvent {
-        metadata: kube::api::ObjectMeta {
-            // As client-go names events: <object>.<nanoseconds in hex>.
-            name: Some(format!("{}.{:x}", sealed.name_any(), now.as_nanosecond())),
-            namespace: Some(namespace.clone()),
-            ..Default::default()
-        },
-        event_time: Some(MicroTime(now)),
-        action: Some("Unseal".to_owned()),
-        reason: Some(reason.to_owned()),
-        note: Some(note),
-        type_: Some("Normal".to_owned()),
-        regarding: Some(sealed.object_ref(&())),
-        reporting_controller: Some("sealed-secrets".to_owned()),
-        reporting_instance: Some(crate::leader::identity()),
-        ..Default::default()
-    };
-    let api: Api<ApiEvent> = Api::namespaced(ctx.client.clone(), &namespace);
-    requests::create(&ctx.client, api.resource_url(), &event).await
-}
-
-/// Sets the `Synced` condition (True when `error` is None, else False with its reason and
-/// message) and `observedGeneration`; writes only when something changed.
-async fn update_status(
-    ctx: &Context,
-    sealed: &SealedSecret,
-    error: Option<(&str, String)>,
-) -> Result<(), kube::Error> {
-    let (reason, error) = match error {
-        Some((reason, message)) => (Some(reason), Some(message)),
-        None => (None, None),
-    };
-    let namespace = sealed.namespace().unwrap_or_default();
-    let name = sealed.name_any();
-    ctx.metrics
-        .set_condition(&namespace, &name, Some(error.is_none()));
-    if !ctx.settings.update_status {
-        return Ok(());
-    }
+    error: Option<(&str, &str)>,
+) -> Option<SealedSecretStatus> {
     let status_value = if error.is_none() { "True" } else { "False" };
-    let current = sealed.status.as_ref();
-    let condition = current.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Synced"));
-    let unchanged = condition.is_some_and(|c| c.status == status_value && c.message == error)
-        && current.and_then(|s| s.observed_generation) == sealed.metadata.generation;
+    let message = error.map(|(_, m)| m.to_owned());
+    let current = sealed.status.clone().unwrap_or_default();
+    let condition = current.conditions.iter().find(|c| c.type_ == "Synced");
+    let unchanged = condition.is_some_and(|c| c.status == status_value && c.message == message)
+        && current.observed_generation == sealed.metadata.generation;
     if unchanged {
-        return Ok(());
+        return None;
     }
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let transition = match condition {
@@ -867,37 +797,73 @@ async fn update_status(
         }
         _ => now.clone(),
     };
-    let patch = json!({
-        "status": {
-            "observedGeneration": sealed.metadata.generation,
-            "conditions": [{
-                "type": "Synced",
-                "status": status_value,
-                "lastUpdateTime": now,
-                "lastTransitionTime": transition,
-                "reason": reason,
-                "message": error,
-            }]
-        }
-    });
-    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..PatchParams::default()
+    let synced = SealedSecretCondition {
+        type_: "Synced".to_owned(),
+        status: status_value.to_owned(),
+        last_update_time: Some(now),
+        last_transition_time: Some(transition),
+        reason: error.map(|(r, _)| r.to_owned()),
+        message,
     };
-    requests::patch_status(
-        &ctx.client,
-        api.resource_url(),
-        &name,
-        &params,
-        &Patch::Merge(&patch),
-    )
-    .await
+    let mut conditions: Vec<_> = current
+        .conditions
+        .into_iter()
+        .filter(|c| c.type_ != "Synced")
+        .collect();
+    conditions.insert(0, synced);
+    Some(SealedSecretStatus {
+        observed_generation: sealed.metadata.generation,
+        conditions,
+    })
+}
+
+/// Sets the status (see [`desired_status`]) with an `update` of the status subresource,
+/// conditional on the SealedSecret's resourceVersion; writes only when something changed. On a
+/// conflict (the cached copy is older than the stored one) it is read once and tried again.
+async fn update_status(
+    ctx: &Context,
+    sealed: &SealedSecret,
+    error: Option<(&str, &str)>,
+) -> Result<(), kube::Error> {
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    ctx.metrics
+        .set_sealed_condition(sealed, Some(error.is_none()));
+    if !ctx.settings.update_status {
+        return Ok(());
+    }
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    let mut current = sealed.clone();
+    for attempt in 0..2 {
+        let Some(status) = desired_status(&current, error) else {
+            return Ok(());
+        };
+        current.status = Some(status);
+        match requests::replace_status(&ctx.client, api.resource_url(), &name, &params, &current)
+            .await
+        {
+            Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
+                current = api.get(&name).await?;
+                // A newer generation gets its own reconcile, which writes its own status.
+                if current.metadata.generation != sealed.metadata.generation {
+                    return Ok(());
+                }
+            }
+            other => return other,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crds::types::PATCH_ANNOTATION;
+    use serde_json::json;
 
     fn sealed() -> SealedSecret {
         serde_json::from_value(json!({

@@ -1,6 +1,6 @@
 //! The reconciler's writes, sent through the same `kube` client as everything else but with
 //! responses read only as far as the controller needs them: the resourceVersion of a written
-//! Secret, nothing of a status update or an Event.
+//! Secret, nothing of a status update.
 //!
 //! `kube::Api` decodes every response into the full object (a SealedSecret with its ciphertext
 //! and managedFields, a Secret with its values), and on a decoding error logs the whole body,
@@ -35,36 +35,59 @@ pub async fn patch<P: Serialize + std::fmt::Debug>(
     let request = Request::new(url)
         .patch(name, params, patch)
         .map_err(kube::Error::BuildRequest)?;
-    let body = client.request_text(request).await?;
-    let written: Written = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
-    Ok(written.metadata.resource_version)
+    written_version(client.request_text(request).await?)
 }
 
-/// PATCHes the status subresource of `name`; the response is not decoded.
-pub async fn patch_status<P: Serialize + std::fmt::Debug>(
+/// PUTs `object` as the status subresource of `name` (only its status is taken; its
+/// resourceVersion is the precondition); the response is not decoded.
+pub async fn replace_status<T: Serialize>(
     client: &Client,
     url: &str,
     name: &str,
-    params: &PatchParams,
-    patch: &Patch<P>,
-) -> Result<(), kube::Error> {
-    let request = Request::new(url)
-        .patch_subresource("status", name, params, patch)
-        .map_err(kube::Error::BuildRequest)?;
-    client.request_text(request).await.map(drop)
-}
-
-/// POSTs `object` to the collection at `url`; the response is not decoded.
-pub async fn create<T: Serialize>(
-    client: &Client,
-    url: &str,
+    params: &PostParams,
     object: &T,
 ) -> Result<(), kube::Error> {
     let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
     let request = Request::new(url)
-        .create(&PostParams::default(), body)
+        .replace_subresource("status", name, params, body)
         .map_err(kube::Error::BuildRequest)?;
     client.request_text(request).await.map(drop)
+}
+
+/// PUTs `object` as `name` of the collection at `url` (its resourceVersion is the
+/// precondition: 409 Conflict when the object changed) and returns the new resourceVersion.
+pub async fn replace<T: Serialize>(
+    client: &Client,
+    url: &str,
+    name: &str,
+    params: &PostParams,
+    object: &T,
+) -> Result<Option<String>, kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let request = Request::new(url)
+        .replace(name, params, body)
+        .map_err(kube::Error::BuildRequest)?;
+    written_version(client.request_text(request).await?)
+}
+
+/// POSTs `object` to the collection at `url` (409 AlreadyExists when its name is taken) and
+/// returns the new object's resourceVersion.
+pub async fn create<T: Serialize>(
+    client: &Client,
+    url: &str,
+    params: &PostParams,
+    object: &T,
+) -> Result<Option<String>, kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let request = Request::new(url)
+        .create(params, body)
+        .map_err(kube::Error::BuildRequest)?;
+    written_version(client.request_text(request).await?)
+}
+
+fn written_version(body: String) -> Result<Option<String>, kube::Error> {
+    let written: Written = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
+    Ok(written.metadata.resource_version)
 }
 
 #[cfg(test)]

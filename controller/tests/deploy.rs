@@ -29,8 +29,8 @@ use crds::SealedSecret;
 use futures::StreamExt as _;
 use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
@@ -257,7 +257,7 @@ fn attrs(
     }
 }
 
-/// The events.k8s.io/v1 Events about `ns/name` with `reason`.
+/// The core v1 Events about `ns/name` with `reason`.
 async fn events(client: &Client, ns: &str, name: &str, reason: &str) -> Vec<Event> {
     Api::<Event>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
@@ -266,8 +266,7 @@ async fn events(client: &Client, ns: &str, name: &str, reason: &str) -> Vec<Even
         .unwrap_or_default()
         .into_iter()
         .filter(|e| {
-            e.reason.as_deref() == Some(reason)
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            e.reason.as_deref() == Some(reason) && e.involved_object.name.as_deref() == Some(name)
         })
         .collect()
 }
@@ -778,7 +777,7 @@ async fn controller_works_with_exactly_the_deployed_rbac() {
         secret.data.as_ref().and_then(|d| d.get("password")),
         Some(&ByteString(b"s3cr3t!".to_vec()))
     );
-    // Status (sealedsecrets/status patch) and an Event (events.k8s.io create).
+    // Status (sealedsecrets/status update) and an Event (core v1 create).
     wait_synced(&admin, &app, "db", "True").await;
     eventually(WAIT, "an Unsealed event", || {
         let admin = admin.clone();
@@ -805,7 +804,7 @@ async fn controller_works_with_exactly_the_deployed_rbac() {
         })
         .await;
     }
-    // Restore an edited Secret (server-side apply + merge patch removing a stray key).
+    // Restore an edited Secret (an update at the version read, without the stray key).
     secrets
         .patch(
             "db",
@@ -857,22 +856,22 @@ async fn controller_works_with_exactly_the_deployed_rbac() {
     .await;
 
     // A key renewal (SIGUSR1): a new key Secret through the Role, and, as every SealedSecret is
-    // retried with the new key, the same failure again: the Event recorder patches its Event into
-    // a series (events.k8s.io patch).
+    // retried with the new key, the same failure again: the Event recorder patches its Event's
+    // count (core v1 patch).
     first.signal("USR1");
     eventually(WAIT, "a second key Secret", || {
         let admin = admin.clone();
         async move { (key_secrets(&admin, NS).await.len() == 2).then_some(()) }
     })
     .await;
-    eventually(WAIT, "a repeated ErrUnsealFailed event (series)", || {
+    eventually(WAIT, "a repeated ErrUnsealFailed event (count)", || {
         let admin = admin.clone();
         let app = app.clone();
         async move {
             events(&admin, &app, "foreign", "ErrUnsealFailed")
                 .await
                 .iter()
-                .any(|e| e.series.as_ref().is_some_and(|s| s.count >= 2))
+                .any(|e| e.count.is_some_and(|c| c >= 2))
                 .then_some(())
         }
     })
@@ -953,12 +952,13 @@ type Grant = (
 #[rustfmt::skip]
 const GRANTS: &[Grant] = &[
     // ClusterRole secrets-unsealer.
-    ("*", "bitnami.com", "sealedsecrets", "", "*", &["list", "watch"]),
-    ("*", "bitnami.com", "sealedsecrets", "status", "*", &["patch"]),
-    ("*", "", "secrets", "", "*", &["get", "list", "watch", "create", "patch"]),
-    ("*", "events.k8s.io", "events", "", "*", &["create", "patch"]),
-    // Role sealed-secrets-key-admin (within the above today).
-    (NS, "", "secrets", "", "*", &["create", "get", "list", "watch"]),
+    ("*", "bitnami.com", "sealedsecrets", "", "*", &["get", "list", "watch"]),
+    ("*", "bitnami.com", "sealedsecrets", "status", "*", &["update"]),
+    ("*", "", "secrets", "", "*", &["get", "list", "watch", "create", "update"]),
+    ("*", "", "events", "", "*", &["create", "patch"]),
+    // Role sealed-secrets-key-admin (within the above).
+    (NS, "", "secrets", "", "sealed-secrets-key", &["get"]),
+    (NS, "", "secrets", "", "*", &["create", "list"]),
     // Role sealed-secrets-leader-election.
     (NS, "coordination.k8s.io", "leases", "", "*", &["create"]),
     (NS, "coordination.k8s.io", "leases", "", NAME, &["get", "patch"]),
@@ -990,8 +990,8 @@ fn granted(
 /// A SubjectAccessReview for every verb on every resource that matters, in the controller's
 /// namespace, in an application namespace and cluster-wide, by name where names matter: the
 /// ServiceAccount may do exactly what [`GRANTS`] lists (the rules of rbac.yaml), nothing else.
-/// So it can never delete or PUT a Secret or a SealedSecret, write a SealedSecret's spec, use the
-/// legacy core Events, or touch Pods, ConfigMaps, Namespaces, tokens, RBAC, CRDs or other Leases.
+/// So it can never delete or patch a Secret, delete or write a SealedSecret's spec, use
+/// events.k8s.io, or touch Pods, ConfigMaps, Namespaces, tokens, RBAC, CRDs or other Leases.
 #[tokio::test(flavor = "multi_thread")]
 async fn service_account_may_do_exactly_what_the_rules_grant() {
     let cp = installed().await;
@@ -1047,6 +1047,7 @@ async fn service_account_may_do_exactly_what_the_rules_grant() {
         for (group, resource, sub) in resources {
             let names: &[&str] = match (*resource, *sub) {
                 ("leases", _) => &["", NAME, "other-lease"],
+                ("secrets", "") => &["", "sealed-secrets-key"],
                 ("services", "") => &["", NAME, "kube-dns"],
                 ("services", "proxy") => &[
                     "",
@@ -1106,10 +1107,10 @@ async fn service_account_may_do_exactly_what_the_rules_grant() {
     for (args, want) in [
         (vec!["delete", "secrets", "-n", NS], "no"),
         (vec!["delete", "secrets", "-n", "team-a"], "no"),
-        (vec!["update", "secrets", "-n", "team-a"], "no"),
+        (vec!["update", "secrets", "-n", "team-a"], "yes"),
         (vec!["create", "secrets", "-n", "team-a"], "yes"),
         (vec!["create", "secrets", "-n", NS], "yes"),
-        (vec!["patch", "secrets", "-n", "team-a"], "yes"),
+        (vec!["patch", "secrets", "-n", "team-a"], "no"),
         (
             vec!["delete", "sealedsecrets.bitnami.com", "-n", "team-a"],
             "no",
@@ -1135,7 +1136,7 @@ async fn service_account_may_do_exactly_what_the_rules_grant() {
     }
 
     // And real requests (authorization comes before the lookup, so the objects need not exist):
-    // deleting or replacing a key Secret or an application's Secret, deleting a SealedSecret
+    // deleting or patching a key Secret or an application's Secret, deleting a SealedSecret
     // and writing a ConfigMap are refused.
     let sa = cp
         .impersonating_client(NS, NAME)
@@ -1159,11 +1160,15 @@ async fn service_account_may_do_exactly_what_the_rules_grant() {
         );
         assert!(
             forbidden(
-                api.replace(name, &PostParams::default(), &secret(ns, name))
-                    .await
-                    .map(|_| ())
+                api.patch(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&secret(ns, name))
+                )
+                .await
+                .map(|_| ())
             ),
-            "replace Secret {ns}/{name}"
+            "patch Secret {ns}/{name}"
         );
     }
     assert!(forbidden(

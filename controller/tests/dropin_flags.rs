@@ -466,7 +466,6 @@ async fn chart_default_arguments_dual_stack_metrics_and_unlimited_rotate() {
 /// `condition_info`'s `ss_app_kubernetes_io_instance` carries the SealedSecret's
 /// `app.kubernetes.io/instance` label.
 #[tokio::test]
-#[ignore = "needs reconcile.rs to record the condition with Metrics::set_sealed_condition (one line; reconcile.rs is another branch's)"]
 async fn condition_info_carries_the_instance_label() {
     let cp = cluster().await;
     let client = cp.client().expect("client");

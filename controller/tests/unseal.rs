@@ -1045,8 +1045,8 @@ async fn nothing_is_written_when_nothing_changed() {
         fields
             .iter()
             .any(|f| f.manager.as_deref() == Some(FIELD_MANAGER)
-                && f.operation.as_deref() == Some("Apply")),
-        "the Secret is written by server-side apply as {FIELD_MANAGER}: {:?}",
+                && f.operation.as_deref() == Some("Update")),
+        "the Secret is written by create/update (no server-side apply) as {FIELD_MANAGER}: {:?}",
         fields
             .iter()
             .map(|f| (f.manager.clone(), f.operation.clone()))

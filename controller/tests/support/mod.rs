@@ -521,3 +521,56 @@ impl ControllerProcess {
         }
     }
 }
+
+// ---- Helpers for chart_rbac.rs and render_bounds.rs ----
+
+/// The arguments upstream's Helm chart gives the controller by default, with these ports.
+pub fn chart_default_args(api_port: u16, metrics_port: u16) -> Vec<String> {
+    [
+        "--update-status".to_owned(),
+        "--key-prefix".to_owned(),
+        "sealed-secrets-key".to_owned(),
+        "--listen-addr".to_owned(),
+        format!(":{api_port}"),
+        "--listen-metrics-addr".to_owned(),
+        format!(":{metrics_port}"),
+    ]
+    .into()
+}
+
+impl ControllerProcess {
+    /// Starts `sealed-secrets-controller` with the chart's default arguments (see
+    /// [`chart_default_args`]) on free ports, then `extra`, then only what running outside the
+    /// cluster needs (`--kubeconfig`), with `POD_NAMESPACE=namespace` and `env`.
+    pub fn start_chart(
+        kubeconfig: &std::path::Path,
+        namespace: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let log_dir = tempfile::tempdir().expect("tempdir");
+        let log_path = log_dir.path().join("controller.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let api_port = free_port();
+        let metrics_port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealed-secrets-controller"));
+        cmd.env("POD_NAMESPACE", namespace)
+            .env("POD_NAME", format!("sealed-secrets-controller-{api_port}"))
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .args(chart_default_args(api_port, metrics_port))
+            .args(extra)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = cmd.spawn().expect("controller starts");
+        Self {
+            child,
+            api_port,
+            metrics_port,
+            log_path,
+            _log_dir: log_dir,
+        }
+    }
+}
