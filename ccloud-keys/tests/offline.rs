@@ -340,7 +340,7 @@ fn missing_certificate_is_a_clear_error() {
     let out = cloud_key(repo.path(), &["--cert", "/nonexistent.pem"], "TOPSECRET-1");
     assert_fails(
         &out,
-        "cannot read certificate /nonexistent.pem",
+        "cannot read certificate: open /nonexistent.pem: no such file or directory",
         "TOPSECRET-1",
     );
     std::fs::write(repo.path().join("garbage.pem"), "not a certificate").expect("write");
