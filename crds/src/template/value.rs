@@ -186,6 +186,8 @@ pub(super) enum Limit {
     Value,
     /// [`super::MAX_WORK_BYTES`].
     Work,
+    /// A `printf` verb this engine does not implement for the value (`%x of a float`).
+    Unsupported(&'static str),
 }
 
 impl fmt::Display for Limit {
@@ -206,6 +208,7 @@ impl fmt::Display for Limit {
                 "template computes more than {} bytes in total",
                 super::MAX_WORK_BYTES
             ),
+            Self::Unsupported(what) => write!(f, "printf: {what} is not supported"),
         }
     }
 }
