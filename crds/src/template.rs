@@ -108,8 +108,14 @@ pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// Largest string a single function may return, in bytes.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 
-/// Bytes all the function calls of one rendering may produce together.
-pub const MAX_WORK_BYTES: usize = 16 << 20;
+/// Bytes all the function calls of one rendering may read and produce together: every call is
+/// charged for its string arguments before it runs and for what it returns, so a template that
+/// calls a function on a large value many times stops after a bounded amount of work.
+pub const MAX_WORK_BYTES: usize = 64 << 20;
+
+/// Wall-clock time one rendering may take, as a last resort behind the byte and step limits
+/// (checked every 256 evaluation steps).
+pub const MAX_RENDER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Evaluation steps (commands, arguments and range iterations) of one rendering.
 pub const MAX_STEPS: usize = 1_000_000;
@@ -149,7 +155,16 @@ impl Template {
         &self,
         values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
     ) -> Result<Zeroizing<Vec<u8>>, TemplateError> {
-        exec::execute(&self.name, &self.parsed, values).map_err(TemplateError::Exec)
+        self.execute_within(values, MAX_RENDER_TIME)
+    }
+
+    /// Like [`Template::execute`], with another time limit than [`MAX_RENDER_TIME`].
+    pub fn execute_within(
+        &self,
+        values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+        time_limit: std::time::Duration,
+    ) -> Result<Zeroizing<Vec<u8>>, TemplateError> {
+        exec::execute(&self.name, &self.parsed, values, time_limit).map_err(TemplateError::Exec)
     }
 }
 

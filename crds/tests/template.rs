@@ -694,7 +694,7 @@ fn output_and_intermediate_sizes_are_bounded() {
     assert!(err(r#"{{ printf "%1000000d%1000000d" 1 2 }}"#)
         .ends_with("result exceeds the limit of 1048576 bytes"));
     assert!(err(&format!(r#"{{{{ $x := repeat {MAX_OUTPUT_BYTES} "x" }}}}{{{{ range 40 }}}}{{{{ $y := printf "%s" $x }}}}{{{{ end }}}}"#))
-        .ends_with("error calling printf: template computes more than 16777216 bytes in total"));
+        .ends_with("error calling printf: rendering exceeds the work limit of 67108864 bytes read and written"));
     // Doubling a shared list would be exponential without the output bound.
     assert!(
         err("{{ $a := list 1 }}{{ range 60 }}{{ $a = list $a $a }}{{ end }}{{ $a }}")

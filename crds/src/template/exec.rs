@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -30,6 +31,7 @@ pub(super) fn execute(
     name: &str,
     parsed: &Parsed,
     values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    time_limit: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, String> {
     let root = Value::string_map(
         values
@@ -53,6 +55,8 @@ pub(super) fn execute(
         cx: Cx::new(),
         steps: 0,
         depth: 0,
+        started: Instant::now(),
+        time_limit,
     };
     match state.walk_list(&root, tree) {
         Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(state.out.into_bytes()),
@@ -72,6 +76,9 @@ struct State<'a> {
     cx: Cx,
     steps: usize,
     depth: usize,
+    /// When the rendering started, and how long it may take.
+    started: Instant,
+    time_limit: Duration,
 }
 
 /// How a `{{template}}` node shows in messages.
@@ -112,6 +119,12 @@ impl State<'_> {
         if self.steps > MAX_STEPS {
             return Err(self.fail(format_args!(
                 "evaluation exceeds the limit of {MAX_STEPS} steps"
+            )));
+        }
+        if self.steps % 256 == 0 && self.started.elapsed() > self.time_limit {
+            return Err(self.fail(format_args!(
+                "rendering exceeds the time limit of {:?}",
+                self.time_limit
             )));
         }
         Ok(())
@@ -547,7 +560,12 @@ impl State<'_> {
             values.push(self.validate(value, param(num_in - 1), pos, &name)?);
         }
         self.cx.literal = args.iter().map(|a| matches!(a, Arg::Str { .. })).collect();
-        let result = func.call(&values, &mut self.cx);
+        // Charged for what it reads before it runs: a call on a large value costs its size.
+        let read: usize = values.iter().map(Value::string_len).sum();
+        let result = self
+            .cx
+            .charge(read)
+            .and_then(|()| func.call(&values, &mut self.cx));
         result.map_err(|message| {
             self.fail_at(pos, cmd, format_args!("error calling {name}: {message}"))
         })

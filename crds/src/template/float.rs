@@ -1,6 +1,12 @@
 //! Go's float formatting (`strconv.FormatFloat` for the `e`, `f` and `g` formats, and
 //! `encoding/json`'s choice between them), built on Rust's correctly rounded digits.
 
+/// More significant digits than any f64 has (767).
+const MAX_SIGNIFICANT: usize = 800;
+
+/// More fractional digits than any f64 has (1074, for the smallest subnormal).
+const MAX_FRACTIONAL: usize = 1100;
+
 /// Decimal digits of a finite, non-negative `f` and the position of the decimal point
 /// (`0.d1d2… × 10^dp`): shortest when `significant` is `None`, else rounded to that many.
 fn decimal_digits(f: f64, significant: Option<usize>) -> (Vec<u8>, i32) {
@@ -9,7 +15,9 @@ fn decimal_digits(f: f64, significant: Option<usize>) -> (Vec<u8>, i32) {
     }
     let text = match significant {
         None => format!("{f:e}"),
-        Some(n) => format!("{:.*e}", n.saturating_sub(1), f),
+        // An f64 has at most 767 significant decimal digits: past them the digits are zeros,
+        // which `fmt_e` and `fmt_f` supply (std's formatter panics past 65535).
+        Some(n) => format!("{:.*e}", n.clamp(1, MAX_SIGNIFICANT) - 1, f),
     };
     let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -71,7 +79,12 @@ pub(super) fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
             let (digits, dp) = decimal_digits(f, Some(p + 1));
             fmt_e(&digits, dp, p, e)
         }
-        'f' | 'F' => format!("{:.*}", prec.unwrap_or(6), f),
+        'f' | 'F' => {
+            let p = prec.unwrap_or(6);
+            let mut text = format!("{:.*}", p.min(MAX_FRACTIONAL), f);
+            text.extend(std::iter::repeat_n('0', p.saturating_sub(MAX_FRACTIONAL)));
+            text
+        }
         _ => {
             let (mut digits, dp, eprec, p) = match prec {
                 None => {
@@ -144,5 +157,26 @@ mod tests {
         assert_eq!(json_float(0.5).as_deref(), Some("0.5"));
         assert_eq!(json_float(-0.0).as_deref(), Some("-0"));
         assert_eq!(json_float(f64::NAN), None);
+    }
+
+    #[test]
+    fn precisions_past_the_exact_digits_pad_with_zeros() {
+        let e = format_float(1.0, 'e', Some(70_000));
+        assert_eq!(e.len(), 70_000 + 6);
+        assert!(
+            e.starts_with("1.000") && e.ends_with("0e+00"),
+            "{}",
+            &e[..10]
+        );
+        let tiny = format_float(5e-324, 'e', Some(1_000_000));
+        assert!(tiny.starts_with("4.94065645841246544176568792868221372365"));
+        let mantissa = tiny.strip_suffix("e-324").unwrap_or_default();
+        assert!(mantissa[800..].bytes().all(|b| b == b'0'));
+        assert_eq!(tiny.len(), 1_000_000 + 7);
+        let f = format_float(0.5, 'f', Some(1_000_000));
+        assert_eq!(f.len(), 1_000_002);
+        assert!(f.starts_with("0.5000"));
+        let g = format_float(0.1, 'g', Some(1_000_000));
+        assert!(g.starts_with("0.1000000000000000055511151231257827"), "{g}");
     }
 }

@@ -278,6 +278,9 @@ fn pad(buf: &mut Buf, sp: &Spec, s: &[u8]) -> R {
 }
 
 fn print_arg(buf: &mut Buf, v: &Value, verb: char, sp: &Spec, nested: bool) -> R {
+    if verb == 'v' && sp.sharp {
+        return Err(Overflow(Limit::Unsupported("%#v")));
+    }
     if verb == 'T' {
         return pad(buf, sp, v.type_name().as_bytes());
     }
@@ -506,8 +509,12 @@ fn fmt_int(buf: &mut Buf, i: i64, verb: char, sp: &Spec) -> R {
 fn fmt_float(buf: &mut Buf, f: f64, verb: char, sp: &Spec) -> R {
     let (verb, prec) = match verb {
         'v' => ('g', sp.prec),
+        'g' | 'G' if sp.sharp => return Err(Overflow(Limit::Unsupported("%#g of a float"))),
         'g' | 'G' => (verb, sp.prec),
         'e' | 'E' | 'f' | 'F' => (verb, Some(sp.prec.unwrap_or(6))),
+        'x' => return Err(Overflow(Limit::Unsupported("%x of a float"))),
+        'X' => return Err(Overflow(Limit::Unsupported("%X of a float"))),
+        'b' => return Err(Overflow(Limit::Unsupported("%b of a float"))),
         _ => return bad_verb(buf, verb, &Value::Float(f), sp),
     };
     let mut sign = if f.is_sign_negative() && !f.is_nan() {
@@ -531,7 +538,12 @@ fn fmt_float(buf: &mut Buf, f: f64, verb: char, sp: &Spec) -> R {
         no_zero.zero = false;
         return pad(buf, &no_zero, shown);
     }
-    let digits = format_float(f.abs(), verb, prec);
+    let mut digits = format_float(f.abs(), verb, prec);
+    if sp.sharp && prec == Some(0) {
+        // Go's `#`: a decimal point even without decimals (`1.e+00`, `1.`).
+        let at = digits.find(['e', 'E']).unwrap_or(digits.len());
+        digits.insert(at, '.');
+    }
     if sp.plus || sign != b'+' {
         let total = digits.len() + 1;
         if let (true, Some(w)) = (sp.zero, sp.width) {

@@ -84,6 +84,14 @@ pub(super) enum Value {
 }
 
 impl Value {
+    /// The bytes of a string value (0 for the others): what a call reading it is charged.
+    pub(super) fn string_len(&self) -> usize {
+        match self {
+            Self::Str(s) => s.as_bytes().len(),
+            _ => 0,
+        }
+    }
+
     pub(super) fn text(text: &str) -> Self {
         Self::Str(Str::from_text(text))
     }
@@ -186,6 +194,8 @@ pub(super) enum Limit {
     Value,
     /// [`super::MAX_WORK_BYTES`].
     Work,
+    /// A `printf` verb this engine does not implement for the value (`%x of a float`).
+    Unsupported(&'static str),
 }
 
 impl fmt::Display for Limit {
@@ -203,9 +213,10 @@ impl fmt::Display for Limit {
             ),
             Self::Work => write!(
                 f,
-                "template computes more than {} bytes in total",
+                "rendering exceeds the work limit of {} bytes read and written",
                 super::MAX_WORK_BYTES
             ),
+            Self::Unsupported(what) => write!(f, "printf: {what} is not supported"),
         }
     }
 }
