@@ -347,14 +347,23 @@ pub fn reencrypt(
     opts: UnsealOptions,
 ) -> Result<SealedSecret, UnsealError> {
     let decrypted = decrypt_values(sealed, keys, opts)?;
+    reseal_values(sealed, &decrypted.values, newest)
+}
+
+/// `sealed` with `values` (its decrypted values) sealed again to `newest`: the second half of
+/// [`reencrypt`], for callers that already decrypted.
+pub fn reseal_values(
+    sealed: &SealedSecret,
+    values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    newest: &PublicKey,
+) -> Result<SealedSecret, UnsealError> {
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
     let label =
         Scope::from_annotations(sealed.metadata.annotations.as_ref()).label(namespace, name);
     let mut out = sealed.clone();
     out.spec.data = None;
-    out.spec.encrypted_data = decrypted
-        .values
+    out.spec.encrypted_data = values
         .iter()
         .map(|(k, v)| {
             seal_bytes(newest, &label, v)

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 
-use crate::convert::{decrypt_values, reencrypt, UnsealError, UnsealOptions};
+use crate::convert::{decrypt_values, reseal_values, UnsealError, UnsealOptions};
 use crate::keys::{parse_private_keys, Certificate, KeyError, PrivateKey, PublicKey};
 use crate::types::SealedSecret;
 
@@ -37,11 +37,11 @@ pub fn rotate(
     let decrypted = decrypt_values(sealed, &ordered.keys, opts)?;
     let legacy = sealed.spec.data.as_ref().is_some_and(|d| !d.0.is_empty());
     let current = ordered.has_target && decrypted.oldest_key_index == 0 && !legacy;
-    drop(decrypted);
     if only_stale && current {
         return Ok(Rotation::Current);
     }
-    reencrypt(sealed, &ordered.keys, target, opts).map(|r| Rotation::Rotated(Box::new(r)))
+    // Sealed again from the values just decrypted: no second round of RSA decryptions.
+    reseal_values(sealed, &decrypted.values, target).map(|r| Rotation::Rotated(Box::new(r)))
 }
 
 /// Whether every value of `sealed` opens with the newest of `keys` (position 0).
