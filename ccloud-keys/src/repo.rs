@@ -1,12 +1,12 @@
 //! The GitOps repository layout Flux watches: sealed files at
 //! `secrets/sealed/<env>/<namespace>-<name>.yaml`, each environment's certificate at
-//! `secrets/keys/<env>.crt`. The Git operations are kubeseal's (`kubeseal::git`), shared with
+//! `secrets/keys/<env>.crt`. The Git operations are kubeseal's (`kubeseal_client::git`), shared with
 //! `kubeseal bulk re-encrypt --commit`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use kubeseal::git::WorkTree;
+use kubeseal_client::git::WorkTree;
 
 /// A working tree and the environment (`dev`, `prd`, …) files are written for.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ impl Repo {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
-        kubeseal::output::write_atomically(&path, bytes)
+        kubeseal_client::output::write_atomically(&path, bytes)
     }
 
     /// Commits exactly `rel` (nothing else that may be staged) with `message`, as `author`

@@ -53,8 +53,8 @@ pub fn seal_to_yaml(secret: Secret, key: &PublicKey) -> Result<String> {
 
 /// Loads a sealing certificate from a file or URL.
 pub fn load_cert(source: &str) -> Result<PublicKey> {
-    let pem = kubeseal::cert::read_cert_source(source)?;
-    kubeseal::cert::sealing_key(source, &pem)
+    let pem = kubeseal_client::cert::read_cert_source(source)?;
+    kubeseal_client::cert::sealing_key(source, &pem)
 }
 
 /// The certificate of the one-shot commands: `--cert`, else `secrets/keys/<env>.crt`.

@@ -22,20 +22,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::flags::{BulkArgs, BulkCommand, CommonArgs, ReEncryptArgs, SealArgs};
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Subcommand};
 use crds::manifest::{self, Document, Format};
 use crds::{PublicKey, Scope, SealOptions, SealedSecret};
 use indicatif::{ProgressBar, ProgressStyle};
 use zeroize::Zeroizing;
 
-use crate::cert;
-use crate::controller_api::{is_unreachable, ControllerApi};
-use crate::flags::ClusterFlags;
-use crate::git::WorkTree;
 use crate::modes::{block_on, parse_format, sealed_secret_from_document};
-use crate::output::write_atomically;
 use crate::rotation::{describe, Rotator};
+use kubeseal_client::cert;
+use kubeseal_client::controller_api::{is_unreachable, ControllerApi};
+use kubeseal_client::git::WorkTree;
+use kubeseal_client::output::write_atomically;
 
 /// `eprintln!` that ignores a closed stderr instead of panicking.
 macro_rules! say {
@@ -43,167 +42,6 @@ macro_rules! say {
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr(), $($arg)*);
     }};
-}
-
-/// Seal or re-encrypt every manifest of a directory tree, in parallel.
-#[derive(Debug, Args)]
-pub struct BulkArgs {
-    /// What to do with the tree.
-    #[command(subcommand)]
-    pub command: BulkCommand,
-}
-
-/// The bulk operations.
-#[derive(Debug, Subcommand)]
-pub enum BulkCommand {
-    /// Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.
-    #[command(
-        long_about = "Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.\n\n\
-Reads every *.yaml, *.yml and *.json file under SRC_DIR (recursively; hidden files and \
-directories such as .git are ignored, and so is DST_DIR when it lies inside SRC_DIR) and writes \
-each file that holds a Secret to the same relative path under DST_DIR, with each Secret replaced \
-by its SealedSecret. The other documents of a file are copied as they are, in their order, \
-comments included; comments inside a Secret's document are dropped. Each file keeps its format \
-(JSON stays JSON, YAML stays YAML with --- separators) unless -o is given. Files without a Secret \
-are not written (reported as \"skipped (no Secret)\"). Existing files in DST_DIR are replaced \
-atomically; nothing is ever deleted there.\n\n\
-The certificate comes from --cert, or is fetched once from the controller. A Secret without a \
-namespace gets the one of -n; without -n that file fails (the kubeconfig's context is not \
-looked at, so that a tree seals the same whatever the current context; cluster-wide Secrets \
-need no namespace).\n\n\
-A progress bar is drawn when stderr is a terminal. Each failed file is reported on one line \
-(error: FILE: reason, never a value) and the others are still sealed; a summary ends the run. \
-Exit status: 0 when every file was sealed or skipped, 1 when any failed or nothing could start, \
-2 on bad usage.",
-        after_help = "Examples:\n  \
-kubeseal bulk seal --cert pub-cert.pem secrets/ sealed/\n  \
-kubeseal bulk seal -n default --jobs 4 plain/ sealed/    # certificate fetched from the controller\n  \
-kubeseal bulk seal --cert https://certs.example.com/prod.pem -o yaml plain/ sealed/prod/"
-    )]
-    Seal(SealArgs),
-
-    /// Re-encrypt every SealedSecret under DIR in place with the controller's newest key.
-    #[command(
-        visible_alias = "rotate",
-        long_about = "Re-encrypt every SealedSecret under DIR in place with the controller's newest key.\n\n\
-Reads every *.yaml, *.yml and *.json file under DIR (recursively; hidden files and directories \
-are ignored), sends each SealedSecret to the controller to be re-encrypted (as --re-encrypt does) \
-and rewrites the file atomically. The other documents of a file are kept as they are, in their \
-order; each file keeps its format unless -o is given. Files without a SealedSecret are left alone \
-(\"skipped (no SealedSecret)\"); a file is rewritten only when all of its SealedSecrets were \
-re-encrypted, otherwise it is reported and left as it was. Needs access to the controller \
-(kubeconfig or the cluster flags below).\n\n\
-With --only-stale only the files with a value not on the newest key are rewritten (the others \
-are left byte for byte and counted as \"already current\"); each rewritten file is listed. With \
---recovery-private-key no controller is needed: the backed-up keys decrypt, and values are \
-re-encrypted to --cert, else to the newest backed-up key. With --commit the rewritten files are \
-committed in one commit (a file with uncommitted changes is refused), with --push pushed \
-(rebased and retried when refused). When the controller becomes unreachable no new file is \
-started and the run says how many are left.\n\n\
-Exit status: 0 when every file was re-encrypted, current or skipped, 1 when any failed or the \
-controller cannot be reached, 2 on bad usage.",
-        after_help = "Examples:\n  \
-kubeseal bulk re-encrypt sealed/\n  \
-kubeseal bulk re-encrypt --context prod --controller-namespace sealed-secrets --jobs 8 sealed/prod/\n  \
-kubeseal bulk re-encrypt --only-stale --commit --push sealed/\n  \
-kubeseal bulk re-encrypt --recovery-private-key keys-backup.yaml --cert new-cluster.pem sealed/"
-    )]
-    ReEncrypt(ReEncryptArgs),
-}
-
-/// `kubeseal bulk seal`.
-#[derive(Debug, Args)]
-pub struct SealArgs {
-    /// Directory of Secret manifests to seal (read recursively).
-    #[arg(value_name = "SRC_DIR")]
-    pub src: PathBuf,
-
-    /// Directory to write the sealed tree to (created when missing).
-    #[arg(value_name = "DST_DIR")]
-    pub dst: PathBuf,
-
-    /// Certificate / public key file or http(s)/file:// URL to seal with (default: fetch it once
-    /// from the controller).
-    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
-    pub cert: Option<String>,
-
-    /// Set the scope of every sealed secret: strict, namespace-wide, cluster-wide (default: what
-    /// each Secret's scope annotations say, else strict).
-    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_name = "SCOPE")]
-    pub scope: Option<String>,
-
-    /// Allow empty data in the secret objects.
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
-    pub allow_empty_data: bool,
-
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// `kubeseal bulk re-encrypt`.
-#[derive(Debug, Args)]
-pub struct ReEncryptArgs {
-    /// Directory of SealedSecret manifests to re-encrypt in place (read recursively).
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
-
-    /// Rewrite only the files with a value not on the newest key; the others are left byte
-    /// for byte (through the controller this needs this project's controller: /v1/rotate?onlyStale).
-    #[arg(long)]
-    pub only_stale: bool,
-
-    /// Re-encrypt offline with these backed-up private keys (PEM, key Secrets or a List of
-    /// them; comma-separated or repeated): no controller needed.
-    #[arg(long, value_delimiter = ',', value_name = "FILE")]
-    pub recovery_private_key: Vec<PathBuf>,
-
-    /// With --recovery-private-key: re-encrypt to this certificate (file or URL; e.g. another
-    /// cluster's, to migrate) instead of the newest backed-up key.
-    #[arg(long, value_name = "FILE|URL", requires = "recovery_private_key")]
-    pub cert: Option<String>,
-
-    /// Commit the rewritten files in one commit (a file with uncommitted changes is refused).
-    #[arg(long)]
-    pub commit: bool,
-
-    /// Push the commit (`git push REMOTE HEAD`), rebasing and retrying when refused.
-    #[arg(long, requires = "commit")]
-    pub push: bool,
-
-    /// The remote --push pushes to.
-    #[arg(long, default_value = "origin", requires = "push")]
-    pub remote: String,
-
-    /// Author (and committer) of the commit.
-    #[arg(
-        long,
-        default_value = "kubeseal <kubeseal@localhost>",
-        requires = "commit"
-    )]
-    pub author: String,
-
-    /// First line of the commit message (default: "Re-encrypt N SealedSecret files to the
-    /// newest key"); the files follow in its body.
-    #[arg(long, requires = "commit")]
-    pub message: Option<String>,
-
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// Flags of both bulk operations.
-#[derive(Debug, Args)]
-pub struct CommonArgs {
-    /// Output format: json or yaml (default: each file keeps its own format).
-    #[arg(short = 'o', long = "format", value_name = "FORMAT")]
-    pub format: Option<String>,
-
-    /// How many files to work on at once (default: the number of CPUs).
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub jobs: Option<u32>,
-
-    #[command(flatten, next_help_heading = "Cluster access")]
-    pub cluster: ClusterFlags,
 }
 
 impl CommonArgs {
@@ -393,7 +231,7 @@ fn re_encrypt_tree(args: &ReEncryptArgs) -> Result<ExitCode> {
         );
     }
     if args.commit {
-        crate::git::parse_author(&args.author)?;
+        kubeseal_client::git::parse_author(&args.author)?;
     }
     let jobs = args.common.jobs();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use crds::goflags::parse_go_duration;
+use kubeseal_client::connection::ClusterFlags;
 
 /// Seal Kubernetes Secrets into SealedSecrets that only the controller in the cluster can open.
 ///
@@ -93,7 +93,7 @@ pub enum Command {
     },
     /// Seal or re-encrypt every manifest of a directory tree, in parallel (`kubeseal bulk seal
     /// SRC_DIR DST_DIR`, `kubeseal bulk re-encrypt DIR`).
-    Bulk(Box<crate::bulk::BulkArgs>),
+    Bulk(Box<BulkArgs>),
 }
 
 /// Flags that decide what is sealed and how.
@@ -181,123 +181,163 @@ pub struct SealFlags {
     pub version: bool,
 }
 
-/// Where the controller is (its Service's namespace and name), as upstream names the flags.
-#[derive(Debug, Clone, Args)]
-pub struct ControllerFlags {
-    /// Namespace of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
-    )]
-    pub controller_namespace: String,
-    /// Name of the sealed-secrets controller.
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
-    )]
-    pub controller_name: String,
+/// Seal or re-encrypt every manifest of a directory tree, in parallel.
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    /// What to do with the tree.
+    #[command(subcommand)]
+    pub command: BulkCommand,
 }
 
-impl Default for ControllerFlags {
-    fn default() -> Self {
-        Self {
-            controller_namespace: "kube-system".to_owned(),
-            controller_name: "sealed-secrets-controller".to_owned(),
-        }
-    }
+/// The bulk operations.
+#[derive(Debug, Subcommand)]
+pub enum BulkCommand {
+    /// Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.
+    #[command(
+        long_about = "Seal every Secret under SRC_DIR into a mirrored tree under DST_DIR.\n\n\
+Reads every *.yaml, *.yml and *.json file under SRC_DIR (recursively; hidden files and \
+directories such as .git are ignored, and so is DST_DIR when it lies inside SRC_DIR) and writes \
+each file that holds a Secret to the same relative path under DST_DIR, with each Secret replaced \
+by its SealedSecret. The other documents of a file are copied as they are, in their order, \
+comments included; comments inside a Secret's document are dropped. Each file keeps its format \
+(JSON stays JSON, YAML stays YAML with --- separators) unless -o is given. Files without a Secret \
+are not written (reported as \"skipped (no Secret)\"). Existing files in DST_DIR are replaced \
+atomically; nothing is ever deleted there.\n\n\
+The certificate comes from --cert, or is fetched once from the controller. A Secret without a \
+namespace gets the one of -n; without -n that file fails (the kubeconfig's context is not \
+looked at, so that a tree seals the same whatever the current context; cluster-wide Secrets \
+need no namespace).\n\n\
+A progress bar is drawn when stderr is a terminal. Each failed file is reported on one line \
+(error: FILE: reason, never a value) and the others are still sealed; a summary ends the run. \
+Exit status: 0 when every file was sealed or skipped, 1 when any failed or nothing could start, \
+2 on bad usage.",
+        after_help = "Examples:\n  \
+kubeseal bulk seal --cert pub-cert.pem secrets/ sealed/\n  \
+kubeseal bulk seal -n default --jobs 4 plain/ sealed/    # certificate fetched from the controller\n  \
+kubeseal bulk seal --cert https://certs.example.com/prod.pem -o yaml plain/ sealed/prod/"
+    )]
+    Seal(SealArgs),
+
+    /// Re-encrypt every SealedSecret under DIR in place with the controller's newest key.
+    #[command(
+        visible_alias = "rotate",
+        long_about = "Re-encrypt every SealedSecret under DIR in place with the controller's newest key.\n\n\
+Reads every *.yaml, *.yml and *.json file under DIR (recursively; hidden files and directories \
+are ignored), sends each SealedSecret to the controller to be re-encrypted (as --re-encrypt does) \
+and rewrites the file atomically. The other documents of a file are kept as they are, in their \
+order; each file keeps its format unless -o is given. Files without a SealedSecret are left alone \
+(\"skipped (no SealedSecret)\"); a file is rewritten only when all of its SealedSecrets were \
+re-encrypted, otherwise it is reported and left as it was. Needs access to the controller \
+(kubeconfig or the cluster flags below).\n\n\
+With --only-stale only the files with a value not on the newest key are rewritten (the others \
+are left byte for byte and counted as \"already current\"); each rewritten file is listed. With \
+--recovery-private-key no controller is needed: the backed-up keys decrypt, and values are \
+re-encrypted to --cert, else to the newest backed-up key. With --commit the rewritten files are \
+committed in one commit (a file with uncommitted changes is refused), with --push pushed \
+(rebased and retried when refused). When the controller becomes unreachable no new file is \
+started and the run says how many are left.\n\n\
+Exit status: 0 when every file was re-encrypted, current or skipped, 1 when any failed or the \
+controller cannot be reached, 2 on bad usage.",
+        after_help = "Examples:\n  \
+kubeseal bulk re-encrypt sealed/\n  \
+kubeseal bulk re-encrypt --context prod --controller-namespace sealed-secrets --jobs 8 sealed/prod/\n  \
+kubeseal bulk re-encrypt --only-stale --commit --push sealed/\n  \
+kubeseal bulk re-encrypt --recovery-private-key keys-backup.yaml --cert new-cluster.pem sealed/"
+    )]
+    ReEncrypt(ReEncryptArgs),
 }
 
-/// Where the controller is and how to reach the API server (the usual kubectl client flags).
-#[derive(Debug, Default, Args)]
-pub struct ClusterFlags {
+/// `kubeseal bulk seal`.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Directory of Secret manifests to seal (read recursively).
+    #[arg(value_name = "SRC_DIR")]
+    pub src: PathBuf,
+
+    /// Directory to write the sealed tree to (created when missing).
+    #[arg(value_name = "DST_DIR")]
+    pub dst: PathBuf,
+
+    /// Certificate / public key file or http(s)/file:// URL to seal with (default: fetch it once
+    /// from the controller).
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Option<String>,
+
+    /// Set the scope of every sealed secret: strict, namespace-wide, cluster-wide (default: what
+    /// each Secret's scope annotations say, else strict).
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_name = "SCOPE")]
+    pub scope: Option<String>,
+
+    /// Allow empty data in the secret objects.
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
+    pub allow_empty_data: bool,
+
     #[command(flatten)]
-    pub controller: ControllerFlags,
-    /// Path to the kubeconfig file to use.
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// If present, the namespace scope for this CLI request.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
-    /// The name of the kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// The name of the kubeconfig cluster to use.
-    #[arg(long)]
-    pub cluster: Option<String>,
-    /// The name of the kubeconfig user to use.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// The address and port of the Kubernetes API server.
-    #[arg(short = 's', long)]
-    pub server: Option<String>,
-    /// Bearer token for authentication to the API server.
-    #[arg(long)]
-    pub token: Option<String>,
-    /// If true, the server's certificate will not be checked for validity.
-    #[arg(long)]
-    pub insecure_skip_tls_verify: bool,
-    /// Path to a cert file for the certificate authority.
-    #[arg(long, value_name = "FILE")]
-    pub certificate_authority: Option<PathBuf>,
-    /// Path to a client certificate file for TLS.
-    #[arg(long, value_name = "FILE")]
-    pub client_certificate: Option<PathBuf>,
-    /// Path to a client key file for TLS.
-    #[arg(long, value_name = "FILE")]
-    pub client_key: Option<PathBuf>,
-    /// Server name to use for server certificate validation.
-    #[arg(long)]
-    pub tls_server_name: Option<String>,
-    /// Username to impersonate for the operation.
-    #[arg(long = "as", value_name = "USER")]
-    pub as_user: Option<String>,
-    /// Group to impersonate for the operation (repeatable).
-    #[arg(long = "as-group", value_name = "GROUP")]
-    pub as_group: Vec<String>,
-    /// UID to impersonate for the operation.
-    #[arg(long = "as-uid", value_name = "UID")]
-    pub as_uid: Option<String>,
-    /// If provided, this URL will be used to connect via proxy.
-    #[arg(long = "proxy-url", value_name = "URL")]
-    pub proxy_url: Option<String>,
-    /// Username for basic authentication to the API server.
-    #[arg(long)]
-    pub username: Option<String>,
-    /// Password for basic authentication to the API server.
-    #[arg(long)]
-    pub password: Option<String>,
-    /// The length of time to wait before giving up on a single server request (e.g. 30s).
-    #[arg(long, default_value = "0")]
-    pub request_timeout: String,
+    pub common: CommonArgs,
 }
 
-impl ClusterFlags {
-    /// The client flags of another program that reaches the controller like `kubeseal`: a
-    /// kubeconfig (else $KUBECONFIG, ~/.kube/config, in-cluster) and context, everything else at
-    /// its default.
-    pub fn from_kubeconfig(
-        kubeconfig: Option<PathBuf>,
-        context: Option<String>,
-        controller: ControllerFlags,
-    ) -> Self {
-        Self {
-            controller,
-            kubeconfig,
-            context,
-            request_timeout: "0".to_owned(),
-            ..Self::default()
-        }
-    }
+/// `kubeseal bulk re-encrypt`.
+#[derive(Debug, Args)]
+pub struct ReEncryptArgs {
+    /// Directory of SealedSecret manifests to re-encrypt in place (read recursively).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Rewrite only the files with a value not on the newest key; the others are left byte
+    /// for byte (through the controller this needs this project's controller: /v1/rotate?onlyStale).
+    #[arg(long)]
+    pub only_stale: bool,
+
+    /// Re-encrypt offline with these backed-up private keys (PEM, key Secrets or a List of
+    /// them; comma-separated or repeated): no controller needed.
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub recovery_private_key: Vec<PathBuf>,
+
+    /// With --recovery-private-key: re-encrypt to this certificate (file or URL; e.g. another
+    /// cluster's, to migrate) instead of the newest backed-up key.
+    #[arg(long, value_name = "FILE|URL", requires = "recovery_private_key")]
+    pub cert: Option<String>,
+
+    /// Commit the rewritten files in one commit (a file with uncommitted changes is refused).
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Push the commit (`git push REMOTE HEAD`), rebasing and retrying when refused.
+    #[arg(long, requires = "commit")]
+    pub push: bool,
+
+    /// The remote --push pushes to.
+    #[arg(long, default_value = "origin", requires = "push")]
+    pub remote: String,
+
+    /// Author (and committer) of the commit.
+    #[arg(
+        long,
+        default_value = "kubeseal <kubeseal@localhost>",
+        requires = "commit"
+    )]
+    pub author: String,
+
+    /// First line of the commit message (default: "Re-encrypt N SealedSecret files to the
+    /// newest key"); the files follow in its body.
+    #[arg(long, requires = "commit")]
+    pub message: Option<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
-/// Parses a duration as kubectl's `--request-timeout` does: plain seconds (`30`), else Go's
-/// duration syntax (`30s`, `1m30s`, `1.5s`, `500ms`).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
-    }
-    parse_go_duration(t).map_err(|_| format!("invalid duration {text:?} (e.g. 30s, 1m30s, 500ms)"))
+/// Flags of both bulk operations.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Output format: json or yaml (default: each file keeps its own format).
+    #[arg(short = 'o', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// How many files to work on at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    #[command(flatten, next_help_heading = "Cluster access")]
+    pub cluster: ClusterFlags,
 }

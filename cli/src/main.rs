@@ -1,14 +1,21 @@
 //! `kubeseal`: seal Kubernetes Secrets offline into SealedSecrets (drop-in for Bitnami's).
 //!
-//! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work.
+//! This file only parses flags, dispatches and reports errors; see `modes.rs` for the work. The
+//! client side it shares with `ccloud-keys` (controller API, certificates, kubeconfig, atomic
+//! output) is the `kubeseal-client` crate in `cli/client/`.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use kubeseal::flags::{Cli, Command};
-use kubeseal::{bulk, modes};
+mod bulk;
+mod flags;
+mod modes;
+mod render;
+mod rotation;
+
+use flags::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match crds::goflags::parse_with_env::<Cli, _, _>(std::env::args_os()) {

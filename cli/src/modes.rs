@@ -14,12 +14,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 use zeroize::Zeroizing;
 
-use crate::cert;
-use crate::controller_api::ControllerApi;
 use crate::flags::Cli;
-use crate::kubeconfig;
-use crate::output::{write_atomically, Sink};
 use crate::rotation::{describe, Rotator};
+use kubeseal_client::cert;
+use kubeseal_client::controller_api::ControllerApi;
+use kubeseal_client::kubeconfig;
+use kubeseal_client::output::{write_atomically, Sink};
 
 /// Runs the mode the flags select.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -202,7 +202,7 @@ fn read_input(cli: &Cli) -> Result<Zeroizing<Vec<u8>>> {
     match &cli.seal.secret_file {
         Some(path) => {
             buf.extend_from_slice(
-                &std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?,
+                &std::fs::read(path).map_err(|e| kubeseal_client::os_error("open", path, &e))?,
             );
         }
         None => {
@@ -257,7 +257,8 @@ fn input_secrets(cli: &Cli) -> Result<Vec<ZeroizingSecret>> {
         });
         for spec in &f.from_file {
             let (key, path) = from_file_spec(spec)?;
-            let bytes = std::fs::read(&path).map_err(|e| crate::os_error("open", &path, &e))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| kubeseal_client::os_error("open", &path, &e))?;
             secret
                 .data
                 .get_or_insert_with(BTreeMap::new)
@@ -542,8 +543,9 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
     }
     let mut keys = Vec::new();
     for path in &f.recovery_private_key {
-        let bytes =
-            Zeroizing::new(std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?);
+        let bytes = Zeroizing::new(
+            std::fs::read(path).map_err(|e| kubeseal_client::os_error("open", path, &e))?,
+        );
         keys.extend(
             crds::parse_private_keys(&bytes)
                 .with_context(|| format!("cannot use private key {}", path.display()))?,

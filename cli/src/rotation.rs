@@ -10,8 +10,8 @@ use crds::rotate::{KeyBackup, Rotation};
 use crds::{PrivateKey, PublicKey, SealedSecret, UnsealOptions};
 use zeroize::Zeroizing;
 
-use crate::cert;
-use crate::controller_api::{ControllerApi, StaleRotation};
+use kubeseal_client::cert;
+use kubeseal_client::controller_api::{ControllerApi, StaleRotation};
 
 /// Re-encrypts SealedSecrets to the newest key, online or offline.
 pub enum Rotator {
@@ -32,7 +32,8 @@ impl Rotator {
     pub fn offline(backups: &[PathBuf], cert: Option<&str>) -> Result<Self> {
         let mut inputs = Vec::with_capacity(backups.len());
         for path in backups {
-            let bytes = std::fs::read(path).map_err(|e| crate::os_error("open", path, &e))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| kubeseal_client::os_error("open", path, &e))?;
             inputs.push(Zeroizing::new(bytes));
         }
         let slices: Vec<&[u8]> = inputs.iter().map(|b| b.as_slice()).collect();

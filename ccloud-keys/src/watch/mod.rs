@@ -28,8 +28,8 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
-use kubeseal::controller_api::ControllerApi;
-use kubeseal::flags::{parse_duration, ClusterFlags, ControllerFlags};
+use kubeseal_client::connection::{parse_duration, ClusterFlags, ControllerFlags};
+use kubeseal_client::controller_api::ControllerApi;
 
 use crate::flags::OutputFlags;
 use crate::repo::Repo;
@@ -227,7 +227,7 @@ impl<'a> Watcher<'a> {
             args.context.clone(),
             args.controller.clone(),
         );
-        let config = kubeseal::controller_api::client_config(&cluster).await?;
+        let config = kubeseal_client::controller_api::client_config(&cluster).await?;
         let client = Client::try_from(config).context("cannot set up the Kubernetes client")?;
         let namespace = out.namespace.clone();
         let state_ns = args

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
-use crate::flags::ClusterFlags;
+use crate::connection::ClusterFlags;
 
 /// How long a call waits out the controller's rate limit (429) before giving up.
 const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(600);
@@ -179,7 +179,7 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
 
 /// `--request-timeout` (`0`, `30s`, `1m`, plain seconds); 0 means the default bound.
 fn request_timeout(text: &str) -> Result<Duration> {
-    let timeout = crate::flags::parse_duration(text)
+    let timeout = crate::connection::parse_duration(text)
         .map_err(|_| anyhow!("invalid --request-timeout {text:?}"))?;
     Ok(if timeout.is_zero() {
         DEFAULT_TIMEOUT

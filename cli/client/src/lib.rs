@@ -1,17 +1,14 @@
-//! The pieces of `kubeseal` other binaries of the project reuse (`ccloud-keys` seals and fetches
-//! the certificate exactly as `kubeseal` does): flags, the controller client, certificate
-//! sources, atomic output. `main.rs` is only the command-line front end.
+//! kubeseal's client side, shared by `kubeseal` and `ccloud-keys` (which seals and fetches the
+//! certificate exactly as `kubeseal` does): the connection flags, the controller API client,
+//! certificate sources, kubeconfig's default namespace, Git work trees and atomic output.
+//! Nothing here parses a command line or prints.
 
-pub mod bulk;
 pub mod cert;
+pub mod connection;
 pub mod controller_api;
-pub mod flags;
 pub mod git;
 pub mod kubeconfig;
-pub mod modes;
 pub mod output;
-pub mod render;
-pub mod rotation;
 
 /// An OS error worded as Go's `*PathError` prints it (`open x.pem: no such file or directory`),
 /// which scripts written against the Go `kubeseal` match.
