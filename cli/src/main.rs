@@ -18,7 +18,7 @@ mod rotation;
 use flags::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = match crds::goflags::parse_with_env::<Cli, _, _>(std::env::args_os()) {
+    let cli = match goflags::parse_with_env::<Cli, _, _>(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };

@@ -33,14 +33,14 @@ pub struct Flags {
     #[arg(long, value_enum, default_value = "CertNotBefore")]
     pub key_order_priority: KeyOrder,
     /// Accept deprecated V1 data field.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
     pub accept_deprecated_v1_data: bool,
     /// Create a new key if latest one is older than this cutoff time (RFC 1123 with numeric zone,
     /// e.g. "Mon, 02 Jan 2006 15:04:05 -0700").
     #[arg(long, default_value = "")]
     pub key_cutoff_time: String,
     /// Scan all namespaces or only the current namespace.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
     pub all_namespaces: bool,
     /// Comma-separated list of additional namespaces to be scanned.
     #[arg(long, default_value = "")]
@@ -77,7 +77,7 @@ pub struct Flags {
     #[arg(long, alias = "old-gc-behaviour")]
     pub old_gc_behavior: bool,
     /// Whether to update the status of SealedSecrets.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
     pub update_status: bool,
     /// Accepted for compatibility: key Secrets created or restored while running are always
     /// picked up.
@@ -87,7 +87,7 @@ pub struct Flags {
     #[arg(long)]
     pub skip_recreate: bool,
     /// Log INFO and DEBUG lines to stdout and WARN/ERROR to stderr; false: everything to stderr.
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
     pub log_info_stdout: bool,
     /// Log level: DEBUG, INFO, WARN or ERROR (any case; Go's offsets such as INFO+4 too).
     #[arg(long, default_value = "INFO", value_parser = parse_log_level)]
@@ -132,7 +132,7 @@ pub struct Flags {
     #[arg(long, default_value = "sealed-secrets-controller")]
     pub leader_elect_lease_name: String,
     /// Serve the sealing page at / (it seals in the browser; --ui=false turns it off).
-    #[arg(long, action = ArgAction::Set, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
     pub ui: bool,
     /// Print version information and exit.
     #[arg(long)]
@@ -159,7 +159,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub use crds::goflags::{parse_go_bool, parse_go_duration};
+pub use goflags::{parse_go_bool, parse_go_duration};
 
 /// Parses `--log-level` as Go's `slog.Level` text: DEBUG, INFO, WARN or ERROR in any case,
 /// optionally with an offset (`INFO+4` is WARN). Records at or above the level are logged.
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn go_boolean_flags_and_aliases() {
-        let f = Flags::try_parse_from([
+        let f = goflags::parse_with_env::<Flags, _, _>([
             "c",
             "--update-status=false",
             "--skip-recreate",
@@ -305,20 +305,26 @@ mod tests {
             ("0", false),
             ("F", false),
         ] {
-            let f = Flags::try_parse_from(["c", &format!("--update-status={text}")])
-                .expect("Go boolean syntax");
+            let f =
+                goflags::parse_with_env::<Flags, _, _>(["c", &format!("--update-status={text}")])
+                    .expect("Go boolean syntax");
             assert_eq!(f.update_status, value, "--update-status={text}");
         }
-        assert!(Flags::try_parse_from(["c", "--update-status=yes"]).is_err());
+        assert!(goflags::parse_with_env::<Flags, _, _>(["c", "--update-status=yes"]).is_err());
         // Flags that default to false get Go's syntax from the shared parser.
-        let g = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=t"])
+        let g = goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=t"])
             .expect("Go boolean syntax");
         assert!(g.skip_recreate);
-        let g = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=0"])
+        let g = goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=0"])
             .expect("Go boolean syntax");
         assert!(!g.skip_recreate);
-        let t = Flags::try_parse_from(["c", "--read-timeout", "30s", "--write-timeout=1m"])
-            .expect("upstream's server timeouts");
+        let t = goflags::parse_with_env::<Flags, _, _>([
+            "c",
+            "--read-timeout",
+            "30s",
+            "--write-timeout=1m",
+        ])
+        .expect("upstream's server timeouts");
         assert_eq!(
             (t.read_timeout, t.write_timeout),
             (Duration::from_secs(30), Duration::from_secs(60))
@@ -333,8 +339,8 @@ mod tests {
         std::env::set_var("SEALED_SECRETS_MY_CN", "from-env");
         std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "true");
         std::env::set_var("SEALED_SECRETS_KEY_RENEW_PERIOD", "1h");
-        let f = crds::goflags::parse_with_env::<Flags, _, _>(["c", "--key-renew-period=2h"])
-            .expect("parses");
+        let f =
+            goflags::parse_with_env::<Flags, _, _>(["c", "--key-renew-period=2h"]).expect("parses");
         assert_eq!(f.my_cn, "from-env");
         assert!(f.skip_recreate);
         assert_eq!(
@@ -343,7 +349,7 @@ mod tests {
             "the command line wins"
         );
         std::env::set_var("SEALED_SECRETS_SKIP_RECREATE", "maybe");
-        let err = crds::goflags::parse_with_env::<Flags, _, _>(["c"]).expect_err("invalid value");
+        let err = goflags::parse_with_env::<Flags, _, _>(["c"]).expect_err("invalid value");
         assert!(err.to_string().contains("maybe"), "{err}");
         for name in ["MY_CN", "SKIP_RECREATE", "KEY_RENEW_PERIOD"] {
             std::env::remove_var(format!("SEALED_SECRETS_{name}"));
@@ -352,9 +358,12 @@ mod tests {
 
     #[test]
     fn cutoff_time_is_rfc1123_with_numeric_zone() {
-        let f =
-            Flags::try_parse_from(["c", "--key-cutoff-time", "Mon, 02 Jan 2006 15:04:05 -0700"])
-                .expect("parses");
+        let f = goflags::parse_with_env::<Flags, _, _>([
+            "c",
+            "--key-cutoff-time",
+            "Mon, 02 Jan 2006 15:04:05 -0700",
+        ])
+        .expect("parses");
         let t = f.key_cutoff().expect("valid").expect("set");
         assert_eq!(
             t.duration_since(std::time::UNIX_EPOCH)
@@ -366,7 +375,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_key_values() {
-        let f = Flags::try_parse_from([
+        let f = goflags::parse_with_env::<Flags, _, _>([
             "c",
             "--all-namespaces=false",
             "--additional-namespaces",
@@ -379,9 +388,10 @@ mod tests {
         );
         // --additional-namespaces alone (all-namespaces keeps its default, true) restricts the
         // watch too, as in the original.
-        let f = Flags::try_parse_from(["c", "--additional-namespaces", "a"]).expect("parses");
+        let f = goflags::parse_with_env::<Flags, _, _>(["c", "--additional-namespaces", "a"])
+            .expect("parses");
         assert_eq!(f.namespaces("own"), Some(vec!["own".into(), "a".into()]));
-        let f = Flags::try_parse_from(["c"]).expect("parses");
+        let f = goflags::parse_with_env::<Flags, _, _>(["c"]).expect("parses");
         assert_eq!(f.namespaces("own"), None);
         assert_eq!(
             Flags::key_values("x", "a=1, b=2").expect("valid"),

@@ -30,7 +30,7 @@ const LEASE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let flags = match crds::goflags::parse_with_env::<Flags, _, _>(std::env::args_os()) {
+    let flags = match goflags::parse_with_env::<Flags, _, _>(std::env::args_os()) {
         Ok(flags) => flags,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {

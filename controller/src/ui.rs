@@ -124,8 +124,11 @@ mod tests {
     #[test]
     fn ui_is_on_by_default_and_takes_go_booleans() {
         use crate::flags::Flags;
-        use clap::Parser;
-        let ui = |args: &[&str]| Flags::try_parse_from(args).map(|f| f.ui).ok();
+        let ui = |args: &[&str]| {
+            goflags::parse_with_env::<Flags, _, _>(args)
+                .map(|f| f.ui)
+                .ok()
+        };
         assert_eq!(ui(&["c"]), Some(true));
         assert_eq!(ui(&["c", "--ui"]), Some(true));
         assert_eq!(ui(&["c", "--ui=false"]), Some(false));

@@ -59,7 +59,7 @@ const CHART_OPTIONAL: &[&[&str]] = &[
 ];
 
 fn parse(args: &[&str]) -> Result<Flags, clap::Error> {
-    crds::goflags::parse_with_env::<Flags, _, _>(
+    goflags::parse_with_env::<Flags, _, _>(
         std::iter::once("controller").chain(args.iter().copied()),
     )
 }

@@ -7,7 +7,6 @@ pub mod convert;
 pub mod crd;
 pub mod crypto;
 mod der;
-pub mod goflags;
 pub mod keygen;
 pub mod keys;
 pub mod manifest;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use crds::goflags::parse_go_duration;
+use goflags::parse_go_duration;
 
 /// Where the controller is (its Service's namespace and name), as upstream names the flags.
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,5 @@
-//! Command-line parsing shared by the binaries, as the Go originals parse: Go's boolean and
+//! Command-line parsing shared by the binaries (`kubeseal`, the controller, `ccloud-keys`), as the
+//! Go originals parse: Go's boolean and
 //! duration syntax, and flags set from `SEALED_SECRETS_*` environment variables (the originals'
 //! `pflagenv`).
 
@@ -87,24 +88,42 @@ pub fn with_env_vars(command: clap::Command) -> clap::Command {
     })
 }
 
-/// `command` (and its subcommands) with every on/off flag (`bool`, `ArgAction::SetTrue`)
-/// also taking a value in Go's syntax, as pflag's booleans do: `--raw`, `--raw=true`,
-/// `--raw=1`, `--raw=f`. Flags that default to true declare this themselves.
+/// `command` (and its subcommands) with every boolean flag also taking a value in Go's syntax,
+/// as pflag's booleans do: `--raw`, `--raw=true`, `--raw=1`, `--raw=f`. An on/off flag
+/// (`bool`, `ArgAction::SetTrue`) defaults to false; a flag that defaults to true is declared
+/// `#[arg(long, action = ArgAction::Set, default_value_t = true)]` and keeps its default.
 pub fn with_go_booleans(command: clap::Command) -> clap::Command {
     command
-        .mut_args(|arg| {
-            if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
-                arg.action(clap::ArgAction::Set)
-                    .value_parser(parse_go_bool)
-                    .num_args(0..=1)
-                    .require_equals(true)
-                    .default_missing_value("true")
-                    .default_value("false")
-            } else {
-                arg
-            }
+        .mut_args(|arg| match go_bool_default(&arg) {
+            Some(default) => arg
+                .action(clap::ArgAction::Set)
+                .value_parser(parse_go_bool)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .default_value(default),
+            None => arg,
         })
         .mut_subcommands(with_go_booleans)
+}
+
+/// The default of a boolean flag that should take Go's syntax, or `None` for any other argument.
+fn go_bool_default(arg: &clap::Arg) -> Option<&'static str> {
+    match arg.get_action() {
+        clap::ArgAction::SetTrue => Some("false"),
+        clap::ArgAction::Set
+            if arg.get_value_parser().type_id() == std::any::TypeId::of::<bool>()
+                && arg.get_long().is_some() =>
+        {
+            let default = arg.get_default_values().first();
+            Some(if default.is_some_and(|d| d == "true") {
+                "true"
+            } else {
+                "false"
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Parses `args` (the program name first) into `P` as the Go originals parse: booleans in Go's
@@ -147,5 +166,45 @@ mod tests {
             assert_eq!(parse_go_bool(f), Ok(false), "{f}");
         }
         assert!(parse_go_bool("yes").is_err());
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Demo {
+        /// On/off, off by default.
+        #[arg(long)]
+        raw: bool,
+        /// On by default.
+        #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
+        update_status: bool,
+        /// Not a boolean: untouched.
+        #[arg(long, default_value = "true")]
+        name: String,
+    }
+
+    fn demo(args: &[&str]) -> Result<(bool, bool, String), String> {
+        let mut argv = vec!["demo"];
+        argv.extend_from_slice(args);
+        parse_with_env::<Demo, _, _>(argv)
+            .map(|d| (d.raw, d.update_status, d.name))
+            .map_err(|e| e.kind().to_string())
+    }
+
+    #[test]
+    fn booleans_take_go_syntax_and_keep_their_defaults() {
+        assert_eq!(demo(&[]), Ok((false, true, "true".to_owned())));
+        assert_eq!(
+            demo(&["--raw", "--update-status"]).map(|d| (d.0, d.1)),
+            Ok((true, true))
+        );
+        assert_eq!(
+            demo(&["--raw=t", "--update-status=0"]).map(|d| (d.0, d.1)),
+            Ok((true, false))
+        );
+        assert_eq!(demo(&["--update-status=F"]).map(|d| d.1), Ok(false));
+        assert!(demo(&["--update-status=yes"]).is_err());
+        // A value after a space is an argument, as with pflag: `--update-status false` is refused
+        // here because this command takes no positional arguments.
+        assert!(demo(&["--update-status", "false"]).is_err());
+        assert_eq!(demo(&["--name", "x"]).map(|d| d.2), Ok("x".to_owned()));
     }
 }
