@@ -198,7 +198,8 @@ pub fn parse_sealing_key(pem_text: &[u8]) -> Result<(PublicKey, Option<Certifica
                 return Ok((PublicKey::from_spki_der(block.contents())?, None));
             }
             "RSA PUBLIC KEY" => {
-                let spki = der::spki_from_pkcs1_public(block.contents());
+                let spki =
+                    der::spki_from_pkcs1_public(block.contents()).ok_or(too_large("public key"))?;
                 return Ok((PublicKey::from_spki_der(&spki)?, None));
             }
             _ => {}
@@ -264,7 +265,8 @@ impl PrivateKey {
 
     /// Builds a key from DER PKCS#1 `RSAPrivateKey`.
     pub fn from_pkcs1_der(pkcs1: &[u8]) -> Result<Self, KeyError> {
-        let pkcs8 = Zeroizing::new(der::pkcs8_from_pkcs1_private(pkcs1));
+        let pkcs8 =
+            Zeroizing::new(der::pkcs8_from_pkcs1_private(pkcs1).ok_or(too_large("private key"))?);
         Self::from_pkcs8_der(&pkcs8)
     }
 
@@ -458,4 +460,12 @@ pub fn format_time(t: SystemTime) -> String {
     k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(i64::MAX))
         .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|_| format!("{secs} seconds after the epoch"))
+}
+
+/// The error for a key whose DER would not fit DER's length fields.
+fn too_large(what: &'static str) -> KeyError {
+    KeyError::BadKey {
+        what,
+        reason: "too large".to_owned(),
+    }
 }
