@@ -1,8 +1,6 @@
 //! Reading Kubernetes manifests (multi-document YAML, or a stream of JSON objects) and writing
 //! SealedSecrets in exactly the shape the Go `kubeseal` prints, so diffs in Git stay small.
 
-use serde::Deserialize;
-
 use crate::types::SealedSecret;
 
 /// Why an input could not be read as manifests.
@@ -77,17 +75,18 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Document>, ManifestError> {
         }
         values
     } else {
-        let mut values = Vec::new();
-        for doc in serde_yaml::Deserializer::from_slice(input) {
-            let value = serde_json::Value::deserialize(doc).map_err(|e| ManifestError::Syntax {
-                format: "YAML",
-                reason: yaml_reason(&e),
+        let text = std::str::from_utf8(input).map_err(|e| ManifestError::Syntax {
+            format: "YAML",
+            reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        })?;
+        let values: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| {
+                ManifestError::Syntax {
+                    format: "YAML",
+                    reason: yaml_reason(&e),
+                }
             })?;
-            if !value.is_null() {
-                values.push(value);
-            }
-        }
-        values
+        values.into_iter().filter(|v| !v.is_null()).collect()
     };
     values
         .into_iter()
@@ -105,15 +104,30 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Document>, ManifestError> {
         .collect()
 }
 
-/// serde_yaml's messages can quote the offending scalar; keep only the position.
-fn yaml_reason(e: &serde_yaml::Error) -> String {
+/// How input YAML is read: scalars typed as YAML 1.2's core schema as `serde_yaml` and
+/// kubectl's users expect (`yes`, `n`, `0777`, `1_000` stay strings; `.inf` becomes null as in
+/// JSON), within the reader's default budget (alias bombs, depth); a key given twice in one
+/// mapping is an error (the Go kubeseal silently keeps the last value). No source snippet in
+/// messages: it could quote a value.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+        with_snippet: false,
+    }
+}
+
+/// The YAML reader's messages can quote the offending scalar; keep only the position.
+fn yaml_reason(e: &serde_saphyr::Error) -> String {
+    let what = match e {
+        serde_saphyr::Error::DuplicateMappingKey { .. } => "a key given twice",
+        _ => "syntax error",
+    };
     match e.location() {
-        Some(loc) => format!(
-            "syntax error at line {} column {}",
-            loc.line(),
-            loc.column()
-        ),
-        None => "syntax error".to_owned(),
+        Some(loc) => format!("{what} at line {} column {}", loc.line(), loc.column()),
+        None => what.to_owned(),
     }
 }
 
@@ -394,5 +408,53 @@ mod go_shape {
                 status: s.status.as_ref(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(yaml: &str) -> serde_json::Value {
+        let docs = parse_documents(yaml.as_bytes()).expect("parses");
+        assert_eq!(docs.len(), 1, "{yaml}");
+        docs.into_iter().next().map(|d| d.value).unwrap_or_default()
+    }
+
+    #[test]
+    fn scalars_are_typed_by_yaml_1_2s_core_schema() {
+        let v = one("a: yes\nb: n\nc: 0777\nd: 1_000\ne: true\nf: 12\ng: ~\nh: .inf\n");
+        assert_eq!(v["a"], "yes");
+        assert_eq!(v["b"], "n");
+        assert_eq!(v["c"], "0777");
+        assert_eq!(v["d"], "1_000");
+        assert_eq!(v["e"], true);
+        assert_eq!(v["f"], 12);
+        assert!(v["g"].is_null());
+        assert!(v["h"].is_null());
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error_that_quotes_no_value() {
+        let err = parse_documents(b"stringData:\n  k: first-secret\n  k: second-secret\n")
+            .expect_err("duplicate key");
+        let text = err.to_string();
+        assert!(text.contains("a key given twice at line 3"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_position_only() {
+        let err = parse_documents(b"data:\n  x: \"s3cr3t\n").expect_err("unclosed quote");
+        let text = err.to_string();
+        assert!(text.contains("syntax error at line"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn empty_documents_are_skipped() {
+        let docs = parse_documents(b"---\n---\nkind: Secret\n---\n").expect("parses");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].index, 1);
     }
 }
