@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn go_boolean_flags_and_aliases() {
-        let f = goflags::parse_with_env::<Flags, _, _>([
+        let f = goflags::parse_without_env::<Flags, _, _>([
             "c",
             "--update-status=false",
             "--skip-recreate",
@@ -305,20 +305,22 @@ mod tests {
             ("0", false),
             ("F", false),
         ] {
-            let f =
-                goflags::parse_with_env::<Flags, _, _>(["c", &format!("--update-status={text}")])
-                    .expect("Go boolean syntax");
+            let f = goflags::parse_without_env::<Flags, _, _>([
+                "c",
+                &format!("--update-status={text}"),
+            ])
+            .expect("Go boolean syntax");
             assert_eq!(f.update_status, value, "--update-status={text}");
         }
-        assert!(goflags::parse_with_env::<Flags, _, _>(["c", "--update-status=yes"]).is_err());
+        assert!(goflags::parse_without_env::<Flags, _, _>(["c", "--update-status=yes"]).is_err());
         // Flags that default to false get Go's syntax from the shared parser.
-        let g = goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=t"])
+        let g = goflags::parse_without_env::<Flags, _, _>(["c", "--skip-recreate=t"])
             .expect("Go boolean syntax");
         assert!(g.skip_recreate);
-        let g = goflags::parse_with_env::<Flags, _, _>(["c", "--skip-recreate=0"])
+        let g = goflags::parse_without_env::<Flags, _, _>(["c", "--skip-recreate=0"])
             .expect("Go boolean syntax");
         assert!(!g.skip_recreate);
-        let t = goflags::parse_with_env::<Flags, _, _>([
+        let t = goflags::parse_without_env::<Flags, _, _>([
             "c",
             "--read-timeout",
             "30s",
@@ -358,7 +360,7 @@ mod tests {
 
     #[test]
     fn cutoff_time_is_rfc1123_with_numeric_zone() {
-        let f = goflags::parse_with_env::<Flags, _, _>([
+        let f = goflags::parse_without_env::<Flags, _, _>([
             "c",
             "--key-cutoff-time",
             "Mon, 02 Jan 2006 15:04:05 -0700",
@@ -375,7 +377,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_key_values() {
-        let f = goflags::parse_with_env::<Flags, _, _>([
+        let f = goflags::parse_without_env::<Flags, _, _>([
             "c",
             "--all-namespaces=false",
             "--additional-namespaces",
@@ -388,10 +390,10 @@ mod tests {
         );
         // --additional-namespaces alone (all-namespaces keeps its default, true) restricts the
         // watch too, as in the original.
-        let f = goflags::parse_with_env::<Flags, _, _>(["c", "--additional-namespaces", "a"])
+        let f = goflags::parse_without_env::<Flags, _, _>(["c", "--additional-namespaces", "a"])
             .expect("parses");
         assert_eq!(f.namespaces("own"), Some(vec!["own".into(), "a".into()]));
-        let f = goflags::parse_with_env::<Flags, _, _>(["c"]).expect("parses");
+        let f = goflags::parse_without_env::<Flags, _, _>(["c"]).expect("parses");
         assert_eq!(f.namespaces("own"), None);
         assert_eq!(
             Flags::key_values("x", "a=1, b=2").expect("valid"),

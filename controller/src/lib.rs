@@ -7,6 +7,8 @@ pub mod flags;
 pub mod known_secrets;
 /// Leader election through a Lease.
 pub mod leader;
+/// Per-client rate limits of the HTTP API (GCRA, bounded memory).
+pub mod limiter;
 /// Prometheus metrics (the original's names, plus key health).
 pub mod metrics;
 /// SealedSecret → Secret, with status, events and metrics.

@@ -1,9 +1,8 @@
 //! The controller's HTTP API (same paths and status codes as the original) and the metrics
 //! endpoint. Every replica serves these from the keys it has loaded.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -18,6 +17,8 @@ use crds::rotate::Rotation;
 use crds::{SealedSecret, UnsealOptions};
 
 use crate::flags::Listen;
+use crate::limiter::Decision;
+pub use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::registry::KeyRegistry;
 
@@ -348,43 +349,6 @@ fn wants_only_stale(query: Option<&str>) -> bool {
         .is_some_and(|v| matches!(v, "true" | "1" | "True" | "TRUE" | "t" | "T"))
 }
 
-/// A token bucket per client and path: `--rate-limit` requests per second sustained, and
-/// `--rate-limit-burst` more than one at once (the original's GCRA quota: burst + 1 in a row).
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// Allows `rate` requests per second sustained, and `burst + 1` at once.
-    pub fn new(rate: u32, burst: u32) -> Self {
-        Self {
-            rate: f64::from(rate),
-            burst: f64::from(burst) + 1.0,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a token for `key`; false when the client is over its limit.
-    pub fn allow(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() > 65_536 {
-            buckets.clear();
-        }
-        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 async fn rate_limit(
     State(limiter): State<Arc<RateLimiter>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -398,15 +362,17 @@ async fn rate_limit(
         .map(str::to_owned)
         .unwrap_or_else(|| peer.ip().to_string());
     let key = format!("{} {client}", request.uri().path());
-    if limiter.allow(&key) {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "1")],
-            "limit exceeded\n",
-        )
-            .into_response()
+    match limiter.check(&key) {
+        Decision::Allow => next.run(request).await,
+        Decision::RetryAfter(wait) => {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.to_string())],
+                "limit exceeded\n",
+            )
+                .into_response()
+        }
     }
 }
 

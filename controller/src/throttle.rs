@@ -2,7 +2,8 @@
 //! client, as client-go's rate limiter (a bucket of `burst` tokens, refilled at `qps` per second,
 //! full at start). Only installed when `--kubeclient-qps` is given: the API server protects itself
 //! (priority and fairness, 429 with Retry-After), and the original's default of 5/s would stretch
-//! a cold start of 1,000 SealedSecrets to minutes.
+//! a cold start of 1,000 SealedSecrets to minutes. The bucket is hand-written (the HTTP API's
+//! limits use governor): it runs on tokio's clock, so the layer is tested with paused time.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -125,7 +125,7 @@ mod tests {
     fn ui_is_on_by_default_and_takes_go_booleans() {
         use crate::flags::Flags;
         let ui = |args: &[&str]| {
-            goflags::parse_with_env::<Flags, _, _>(args)
+            goflags::parse_without_env::<Flags, _, _>(args)
                 .map(|f| f.ui)
                 .ok()
         };

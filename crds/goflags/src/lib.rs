@@ -126,6 +126,17 @@ fn go_bool_default(arg: &clap::Arg) -> Option<&'static str> {
     }
 }
 
+/// Parses `args` (the program name first) into `P` with Go's boolean syntax only, ignoring the
+/// environment (for tests, which run in parallel with tests that set variables).
+pub fn parse_without_env<P, I, T>(args: I) -> Result<P, clap::Error>
+where
+    P: clap::Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    P::from_arg_matches(&with_go_booleans(P::command()).try_get_matches_from(args)?)
+}
+
 /// Parses `args` (the program name first) into `P` as the Go originals parse: booleans in Go's
 /// syntax ([`with_go_booleans`]), and each flag not given on the command line taken from its
 /// `SEALED_SECRETS_*` environment variable ([`with_env_vars`]).
