@@ -53,5 +53,7 @@ echo "==> cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "==> cargo clippy" >&2
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "==> cargo doc" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "==> cargo test" >&2
 cargo test --workspace

@@ -593,7 +593,7 @@ async fn create_all(
                         )
                     })?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if n % 2000 == 0 && n < total {
+                if n.is_multiple_of(2000) && n < total {
                     progress!("{what}: created {n}/{total}");
                 }
                 Ok::<(), anyhow::Error>(())

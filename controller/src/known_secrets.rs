@@ -20,7 +20,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 
-/// The Secrets each Secret watch has seen, by the watch's scope: a namespace, or [`ALL`].
+/// The Secrets each Secret watch has seen, by the watch's scope: a namespace, or all of them
+/// (the empty name).
 #[derive(Debug, Default)]
 pub struct KnownSecrets {
     scopes: Mutex<HashMap<String, Scope>>,

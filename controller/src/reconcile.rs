@@ -3,7 +3,7 @@
 //! Every write uses the rights upstream's Helm chart grants: a Secret is created (`create`,
 //! create-only) or replaced (`update`, conditional on the resourceVersion that was judged), the
 //! status subresource is replaced (`update`), Events are core `v1` (`create`, `patch`). What to
-//! write is decided by [`write::decide`] without I/O; nothing is written when the live Secret
+//! write is decided by [`crate::reconcile::write::decide`] without I/O; nothing is written when the live Secret
 //! already matches.
 
 mod events;

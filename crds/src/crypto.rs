@@ -2,7 +2,7 @@
 //! AES-256-GCM (zero nonce, no AAD) encrypts the value.
 //!
 //! Wire format: `u16be(len(rsa_ct)) || rsa_ct || aes_gcm_ct_with_tag`. Base64 is the caller's
-//! business (see [`crate::seal_value`] and [`crate::unseal_value`]).
+//! business (see [`crate::seal_bytes`] and [`crate::unseal_bytes`]).
 //!
 //! All RSA and AES operations run in `aws-lc-rs` (constant-time, not affected by
 //! RUSTSEC-2023-0071).

@@ -121,7 +121,7 @@ impl State<'_> {
                 "evaluation exceeds the limit of {MAX_STEPS} steps"
             )));
         }
-        if self.steps % 256 == 0 && self.started.elapsed() > self.time_limit {
+        if self.steps.is_multiple_of(256) && self.started.elapsed() > self.time_limit {
             return Err(self.fail(format_args!(
                 "rendering exceeds the time limit of {:?}",
                 self.time_limit
