@@ -465,17 +465,7 @@ impl<'a> Watcher<'a> {
             .filter(|old| new_key.as_ref().is_some_and(|new| new != old));
         entry.record(fingerprint, new_key.clone(), yaml.as_bytes());
         if self.args.commit {
-            let mut message = self
-                .args
-                .message
-                .replace("{namespace}", &ns)
-                .replace("{name}", &name)
-                .replace("{file}", &rel.display().to_string());
-            if let Some(old) = &replaced {
-                message.push_str(&format!(
-                    "\n\nReplaces API key {old}; revoke it with: confluent api-key delete {old}"
-                ));
-            }
+            let message = commit_message(&self.args.message, &ns, &name, &rel, replaced.as_deref());
             self.repo
                 .commit(&rel, &message, &self.args.author)
                 .map_err(|e| ("git", e))?;
@@ -495,18 +485,24 @@ impl<'a> Watcher<'a> {
         )
         .await;
         if let Some(old) = replaced {
-            self.metrics.replaced_keys.inc();
-            let new = new_key.unwrap_or_default();
-            tracing::warn!(secret = %name, old_key = %old, new_key = %new, "API key replaced: revoke the old one with `confluent api-key delete {old}`");
-            self.event(
-                live,
-                EventType::Warning,
-                "ApiKeyReplaced",
-                format!("API key {old} was replaced by {new}; revoke it with: confluent api-key delete {old}"),
-            )
-            .await;
+            self.key_replaced(live, &old, &new_key.unwrap_or_default())
+                .await;
         }
         Ok(Handled::Written)
+    }
+
+    /// Says that the Secret's API key changed, so that the old one gets revoked.
+    async fn key_replaced(&self, live: &Secret, old: &str, new: &str) {
+        self.metrics.replaced_keys.inc();
+        let name = live.metadata.name.as_deref().unwrap_or_default();
+        tracing::warn!(secret = %name, old_key = %old, new_key = %new, "API key replaced: revoke the old one with `confluent api-key delete {old}`");
+        self.event(
+            live,
+            EventType::Warning,
+            "ApiKeyReplaced",
+            format!("API key {old} was replaced by {new}; revoke it with: confluent api-key delete {old}"),
+        )
+        .await;
     }
 
     /// Marks the live Secret managed, so the controller adopts it when the SealedSecret arrives.
@@ -544,5 +540,52 @@ impl<'a> Watcher<'a> {
         if let Err(e) = self.recorder.publish(&event, &live.object_ref(&())).await {
             tracing::warn!(error = %e, "cannot publish an Event");
         }
+    }
+}
+
+/// The commit message for a sealed Secret: `--message` with its placeholders filled in, and the
+/// revocation hint when the Secret's API key replaced another.
+fn commit_message(
+    template: &str,
+    namespace: &str,
+    name: &str,
+    file: &std::path::Path,
+    replaced: Option<&str>,
+) -> String {
+    let mut message = template
+        .replace("{namespace}", namespace)
+        .replace("{name}", name)
+        .replace("{file}", &file.display().to_string());
+    if let Some(old) = replaced {
+        message.push_str(&format!(
+            "\n\nReplaces API key {old}; revoke it with: confluent api-key delete {old}"
+        ));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commit_message;
+    use std::path::Path;
+
+    #[test]
+    fn the_commit_message_fills_its_placeholders_and_names_the_key_to_revoke() {
+        let file = Path::new("secrets/prod/kafka.yaml");
+        assert_eq!(
+            commit_message(
+                "seal {namespace}/{name} into {file}",
+                "prod",
+                "kafka",
+                file,
+                None
+            ),
+            "seal prod/kafka into secrets/prod/kafka.yaml"
+        );
+        let message = commit_message("seal {name}", "prod", "kafka", file, Some("OLDKEY"));
+        assert_eq!(
+            message,
+            "seal kafka\n\nReplaces API key OLDKEY; revoke it with: confluent api-key delete OLDKEY"
+        );
     }
 }

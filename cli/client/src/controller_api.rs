@@ -19,6 +19,14 @@ const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(600);
 /// controller (verify, rotate and cert are free of side effects, so repeating is safe).
 const TRANSIENT_RETRIES: u32 = 2;
 
+/// One HTTP answer as it came back through the proxy.
+struct Reply {
+    status: StatusCode,
+    retry_after: Duration,
+    body: Vec<u8>,
+    stale: Option<bool>,
+}
+
 /// One try of a call.
 enum Attempt {
     /// The controller answered (any status): status, Retry-After, body, `sealed-secrets-stale`.
@@ -82,13 +90,25 @@ pub struct ControllerApi {
 
 /// The kubectl-style client configuration from the flags.
 pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
+    let mut config = base_config(flags).await?;
+    override_server(&mut config, flags)?;
+    override_credentials(&mut config, flags)?;
+    if let Some(ns) = &flags.namespace {
+        config.default_namespace = ns.clone();
+    }
+    Ok(config)
+}
+
+/// The configuration from `--kubeconfig`, else `--server` alone, else the default kubeconfig,
+/// else in-cluster.
+async fn base_config(flags: &ClusterFlags) -> Result<Config> {
     let options = KubeConfigOptions {
         // An empty --context means unset, as with kubectl.
         context: flags.context.clone().filter(|c| !c.is_empty()),
         cluster: flags.cluster.clone(),
         user: flags.user.clone(),
     };
-    let mut config = match &flags.kubeconfig {
+    Ok(match &flags.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
@@ -118,12 +138,13 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
                 anyhow!("no kubeconfig found (set --kubeconfig or $KUBECONFIG, or pass --cert)")
             })?,
         },
-    };
+    })
+}
+
+/// `--server`, the TLS flags and `--proxy-url`.
+fn override_server(config: &mut Config, flags: &ClusterFlags) -> Result<()> {
     if let Some(server) = &flags.server {
         config.cluster_url = server.parse().context("invalid --server")?;
-    }
-    if let Some(token) = &flags.token {
-        config.auth_info.token = Some(token.clone().into());
     }
     if flags.insecure_skip_tls_verify {
         config.accept_invalid_certs = true;
@@ -138,32 +159,8 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
                 .collect(),
         );
     }
-    if let Some(cert) = &flags.client_certificate {
-        config.auth_info.client_certificate = Some(cert.display().to_string());
-        config.auth_info.client_certificate_data = None;
-    }
-    if let Some(key) = &flags.client_key {
-        config.auth_info.client_key = Some(key.display().to_string());
-        config.auth_info.client_key_data = None;
-    }
     if let Some(name) = &flags.tls_server_name {
         config.tls_server_name = Some(name.clone());
-    }
-    if let Some(username) = &flags.username {
-        config.auth_info.username = Some(username.clone());
-    }
-    if let Some(password) = &flags.password {
-        config.auth_info.password = Some(password.clone().into());
-    }
-    if flags.as_user.is_none() && (!flags.as_group.is_empty() || flags.as_uid.is_some()) {
-        bail!("--as-group and --as-uid require --as (as kubectl)");
-    }
-    if let Some(user) = &flags.as_user {
-        config.auth_info.impersonate = Some(user.clone());
-        if !flags.as_group.is_empty() {
-            config.auth_info.impersonate_groups = Some(flags.as_group.clone());
-        }
-        config.auth_info.impersonate_uid = flags.as_uid.clone();
     }
     if let Some(url) = flags.proxy_url.as_deref().filter(|u| !u.is_empty()) {
         config.proxy_url = Some(
@@ -171,10 +168,40 @@ pub async fn client_config(flags: &ClusterFlags) -> Result<Config> {
                 .map_err(|_| anyhow!("--proxy-url {url:?} is not a valid URL"))?,
         );
     }
-    if let Some(ns) = &flags.namespace {
-        config.default_namespace = ns.clone();
+    Ok(())
+}
+
+/// Who the requests are made as: token, client certificate, basic auth, impersonation.
+fn override_credentials(config: &mut Config, flags: &ClusterFlags) -> Result<()> {
+    let auth = &mut config.auth_info;
+    if let Some(token) = &flags.token {
+        auth.token = Some(token.clone().into());
     }
-    Ok(config)
+    if let Some(cert) = &flags.client_certificate {
+        auth.client_certificate = Some(cert.display().to_string());
+        auth.client_certificate_data = None;
+    }
+    if let Some(key) = &flags.client_key {
+        auth.client_key = Some(key.display().to_string());
+        auth.client_key_data = None;
+    }
+    if let Some(username) = &flags.username {
+        auth.username = Some(username.clone());
+    }
+    if let Some(password) = &flags.password {
+        auth.password = Some(password.clone().into());
+    }
+    if flags.as_user.is_none() && (!flags.as_group.is_empty() || flags.as_uid.is_some()) {
+        bail!("--as-group and --as-uid require --as (as kubectl)");
+    }
+    if let Some(user) = &flags.as_user {
+        auth.impersonate = Some(user.clone());
+        if !flags.as_group.is_empty() {
+            auth.impersonate_groups = Some(flags.as_group.clone());
+        }
+        auth.impersonate_uid = flags.as_uid.clone();
+    }
+    Ok(())
 }
 
 /// `--request-timeout` (`0`, `30s`, `1m`, plain seconds); 0 means the default bound.
@@ -290,6 +317,12 @@ impl ControllerApi {
     }
 
     async fn call_once(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Attempt> {
+        let reply = self.send(method, path, body).await?;
+        self.judge(reply)
+    }
+
+    /// Sends one request through the API server's Service proxy, within the timeout.
+    async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Reply> {
         let uri = format!(
             "/api/v1/namespaces/{}/services/http:{}:{}/proxy{path}",
             self.namespace, self.name, self.port
@@ -335,6 +368,22 @@ impl ControllerApi {
                     self.namespace, self.name
                 ))
             })?;
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+            stale,
+        })
+    }
+
+    /// Tells the controller's answers from the API server's errors about reaching it.
+    fn judge(&self, reply: Reply) -> Result<Attempt> {
+        let Reply {
+            status,
+            retry_after,
+            body,
+            stale,
+        } = reply;
         // The API server's own errors (no endpoints, connection refused, ...) come as a
         // `metav1.Status` body; the controller never answers with one.
         if !status.is_success() {
