@@ -54,6 +54,10 @@ pub struct Flags {
     /// Number of requests allowed to exceed the rate limit per second for verify endpoint.
     #[arg(long, allow_negative_numbers = true, default_value_t = 2)]
     pub rate_limit_burst: u32,
+    /// Not in the original: how many clients the rate limits remember at most (bounded memory;
+    /// a client whose quota has refilled is forgotten first, a limited one never).
+    #[arg(long, default_value_t = crate::limiter::MAX_CLIENTS)]
+    pub rate_limit_clients: usize,
     /// Not in the original: requests per second per client allowed on the rotate endpoint
     /// (0, the default, means no limit, as in the original).
     #[arg(long, default_value_t = 0)]

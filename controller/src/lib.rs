@@ -17,6 +17,8 @@ pub mod reconcile;
 pub mod registry;
 /// The reconciler's writes, with responses decoded only as far as needed.
 pub mod requests;
+/// The open-files limit raised at start, as Go programs do.
+pub mod rlimit;
 /// Key creation and renewal.
 pub mod rotation;
 /// HTTP API (`/healthz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`) and `/metrics`.

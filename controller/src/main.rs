@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         return ExitCode::from(USAGE);
     }
     telemetry::init(flags.log_format, flags.log_level, flags.log_info_stdout);
+    sealed_secrets_controller::rlimit::raise_open_files();
     // One thread runs every task (watches, reconciles, HTTP); the CPU-bound unsealing runs on
     // the blocking pool. With I/O this light, a multi-threaded scheduler mostly adds
     // cross-thread wake-ups, and per-thread malloc arenas that hold memory.
@@ -204,11 +205,16 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
     let api = server::api_router(ApiState {
         registry: registry.clone(),
         metrics: metrics.clone(),
-        limiter: Arc::new(RateLimiter::new(flags.rate_limit, flags.rate_limit_burst)),
+        limiter: Arc::new(RateLimiter::with_capacity(
+            flags.rate_limit,
+            flags.rate_limit_burst,
+            flags.rate_limit_clients,
+        )),
         rotate_limiter: (flags.rotate_rate_limit > 0).then(|| {
-            Arc::new(RateLimiter::new(
+            Arc::new(RateLimiter::with_capacity(
                 flags.rotate_rate_limit,
                 flags.rotate_rate_limit_burst,
+                flags.rate_limit_clients,
             ))
         }),
         unseal,

@@ -129,7 +129,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow:
 /// without IPv6 it falls back to every IPv4 address.
 pub fn bind(addr: Listen) -> anyhow::Result<tokio::net::TcpListener> {
     let (listener, shown) = match addr {
-        Listen::At(at) => (std::net::TcpListener::bind(at), at.to_string()),
+        Listen::At(at) => (bind_at(at), at.to_string()),
         Listen::Any(port) => match dual_stack(port) {
             Ok(listener) => (Ok(listener), format!("[::]:{port}")),
             Err(e) if ipv6_unavailable(&e) => {
@@ -151,8 +151,27 @@ fn dual_stack(port: u16) -> std::io::Result<std::net::TcpListener> {
     // As std and Go do for listeners: a restart may bind while old connections linger.
     socket.set_reuse_address(true)?;
     socket.bind(&SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)).into())?;
-    socket.listen(1024)?;
+    socket.listen(backlog())?;
     Ok(socket.into())
+}
+
+fn bind_at(at: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(at), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&at.into())?;
+    socket.listen(backlog())?;
+    Ok(socket.into())
+}
+
+/// The accept queue's length: the kernel's `somaxconn`, as Go's listeners use (std's 128 drops
+/// connections when a thousand clients connect at once).
+fn backlog() -> i32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|n| *n > 0)
+        .map_or(4096, |n| n.min(65_535))
 }
 
 /// Whether `e` says the host has no IPv6 (kernel without it, or IPv6 disabled).
@@ -366,9 +385,13 @@ async fn rate_limit(
         Decision::Allow => next.run(request).await,
         Decision::RetryAfter(wait) => {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            // The body is left unread, so the connection cannot carry another request: say so.
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, seconds.to_string())],
+                [
+                    (header::RETRY_AFTER, seconds.to_string()),
+                    (header::CONNECTION, "close".to_owned()),
+                ],
                 "limit exceeded\n",
             )
                 .into_response()
