@@ -563,7 +563,7 @@ fn recovery_unseal(cli: &Cli, format: Format) -> Result<()> {
         let secret = crds::unseal_sealed_secret(
             &sealed,
             &keys,
-            &crate::render::PanicSafe(crds::template::GoTemplates),
+            &crate::render::PanicSafe(gotemplate::GoTemplates),
             crds::UnsealOptions {
                 accept_deprecated_v1_data: true,
             },

@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn a_working_renderer_is_unchanged() {
-        let out = PanicSafe(crds::template::GoTemplates)
+        let out = PanicSafe(gotemplate::GoTemplates)
             .render("a{{ \"b\" }}", &BTreeMap::new())
             .expect("renders");
         assert_eq!(out.as_slice(), b"ab");

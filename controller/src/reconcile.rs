@@ -608,7 +608,7 @@ async fn unseal(ctx: &Context, sealed: &SealedSecret) -> Result<ZeroizingSecret,
             crds::convert::unseal_sealed_secret_detailed(
                 &input,
                 &keys,
-                &crds::template::GoTemplates,
+                &gotemplate::GoTemplates,
                 opts,
             )
         });

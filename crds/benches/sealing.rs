@@ -11,23 +11,16 @@
 //! - `stream/parse_seal_write_1000`: what `kubeseal < 1000.yaml` does in-process (parse the
 //!   multi-document YAML, seal each Secret, write JSON); `stream/parse_1000` and
 //!   `stream/write_json_1000` are its two non-crypto parts alone.
-//! - `template/*`: `spec.template.data` rendering (parse + execute, as the controller does per
-//!   key) of the templates people write: `dsn` (a URL with `urlquery`), `config` (a YAML file
-//!   with `indent`, `b64enc`, `quote`, `default`, `printf`), `json` (`toJson` of a `dict`),
-//!   `range_20` (a `range` over 20 values with `upper` and `trim`); `execute_config` is `config`
-//!   parsed once. `cargo bench -p sealed-secrets-crds --bench sealing -- template` runs them alone.
+//!
+//! The template benches are the `gotemplate` crate's (`cargo bench -p gotemplate`).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crds::convert::TemplateRenderer;
-use crds::template::{GoTemplates, Template, TEMPLATE_NAME};
 use crds::{PrivateKey, Scope, SealOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use k8s_openapi::api::core::v1::Secret;
-use zeroize::Zeroizing;
 
 /// Three RSA-4096 keys, generated on first use (so a filtered run only pays for what it uses).
 fn keys() -> &'static [PrivateKey; 3] {
@@ -168,66 +161,5 @@ fn secret_ops(c: &mut Criterion) {
     g.finish();
 }
 
-/// The values the template benches render with: a few credentials and a PEM-sized blob.
-fn template_values() -> BTreeMap<String, Zeroizing<Vec<u8>>> {
-    let mut values: BTreeMap<String, Zeroizing<Vec<u8>>> = [
-        ("user", &b"admin"[..]),
-        ("password", b"s3cr3t p@ss/&"),
-        ("host", b"db.example.com"),
-        ("port", b"5432"),
-        ("debug", b""),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Zeroizing::new(v.to_vec())))
-    .collect();
-    let pem = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n".repeat(30);
-    values.insert("tls.key".to_owned(), Zeroizing::new(pem.into_bytes()));
-    for i in 0..20 {
-        values.insert(
-            format!("k{i:02}"),
-            Zeroizing::new(format!("  value-{i}  ").into_bytes()),
-        );
-    }
-    values
-}
-
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "dsn",
-        "postgres://{{ .user }}:{{ .password | urlquery }}@{{ .host }}:{{ .port }}/app?sslmode=require",
-    ),
-    (
-        "config",
-        "database:\n  user: {{ .user | quote }}\n  password: {{ .password | b64enc }}\n  \
-         debug: {{ .debug | default \"false\" }}\n  url: {{ printf \"%s:%s\" .host .port }}\n\
-         tls:\n  key: |\n{{ index . \"tls.key\" | indent 4 }}\n",
-    ),
-    (
-        "json",
-        r#"{{ dict "user" .user "password" .password "port" (atoi .port) | toJson }}"#,
-    ),
-    (
-        "range_20",
-        r#"{{ range $k, $v := . }}{{ if hasPrefix "k" $k }}{{ $k | upper }}={{ trim $v }};{{ end }}{{ end }}"#,
-    ),
-];
-
-fn template_ops(c: &mut Criterion) {
-    let values = template_values();
-    let mut g = c.benchmark_group("template");
-    g.sample_size(30).measurement_time(Duration::from_secs(5));
-    for (name, text) in TEMPLATES {
-        assert!(GoTemplates.render(text, &values).is_ok(), "{name}");
-        g.bench_function(*name, |bench| {
-            bench.iter(|| GoTemplates.render(black_box(text), black_box(&values)))
-        });
-    }
-    let config = Template::parse(TEMPLATE_NAME, TEMPLATES[1].1).expect("parses");
-    g.bench_function("execute_config", |bench| {
-        bench.iter(|| config.execute(black_box(&values)))
-    });
-    g.finish();
-}
-
-criterion_group!(benches, value_ops, secret_ops, template_ops);
+criterion_group!(benches, value_ops, secret_ops);
 criterion_main!(benches);

@@ -13,7 +13,6 @@ pub mod manifest;
 pub mod rotate;
 mod schema;
 pub mod scope;
-pub mod template;
 pub mod types;
 pub mod yaml;
 

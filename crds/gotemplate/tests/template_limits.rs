@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crds::convert::TemplateRenderer;
-use crds::template::GoTemplates;
+use gotemplate::GoTemplates;
 use zeroize::Zeroizing;
 
 type Values = BTreeMap<String, Zeroizing<Vec<u8>>>;

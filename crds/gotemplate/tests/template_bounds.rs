@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crds::template::{Template, MAX_WORK_BYTES, TEMPLATE_NAME};
+use gotemplate::{Template, MAX_WORK_BYTES, TEMPLATE_NAME};
 use zeroize::Zeroizing;
 
 type Values = BTreeMap<String, Zeroizing<Vec<u8>>>;

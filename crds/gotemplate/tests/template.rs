@@ -1,5 +1,5 @@
 //! `spec.template.data` rendering: the Go `text/template` + sprig subset of
-//! `crds::template`, exercised with the templates people put in SealedSecrets, every error
+//! `gotemplate`, exercised with the templates people put in SealedSecrets, every error
 //! path with its exact (Go-style) message, the limits, and property tests: no input panics, and
 //! no error message ever holds a value.
 //!
@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use crds::convert::{seal_secret, unseal_sealed_secret, TemplateRenderer, UnsealError};
-use crds::template::{functions, GoTemplates, Template, TemplateError, MAX_OUTPUT_BYTES};
 use crds::{PrivateKey, SealOptions, UnsealOptions};
+use gotemplate::{functions, GoTemplates, Template, TemplateError, MAX_OUTPUT_BYTES};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use proptest::prelude::*;

@@ -97,7 +97,7 @@ use std::collections::BTreeMap;
 
 use zeroize::Zeroizing;
 
-use crate::convert::TemplateRenderer;
+use crds::convert::TemplateRenderer;
 
 /// The name templates are parsed under: it starts every error message (`template: data:1: …`).
 pub const TEMPLATE_NAME: &str = "data";
