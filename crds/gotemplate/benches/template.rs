@@ -7,6 +7,9 @@
 //!   `b64enc`, `quote`, `default`, `printf`; `template/json`: `toJson` of a `dict`;
 //!   `template/range_20`: a `range` over 20 values with `upper` and `trim`;
 //!   `template/execute_config`: `config` parsed once.
+//! - `adversarial/*`: the most expensive renderings the bounds allow, from issue 13's reproducers
+//!   and what the limits let through (each ends at a bound, with an error, or just under it): the
+//!   slowest is the worst-case time one SealedSecret can take of an unseal slot.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -78,5 +81,55 @@ fn template_ops(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, template_ops);
+/// Templates that run into a bound (the work budget, the output size, the step limit) or come
+/// close to it.
+const ADVERSARIAL: &[(&str, &str)] = &[
+    (
+        "trim_1MB_300k_times",
+        r#"{{ $s := repeat 1000000 "a" }}{{ range 300000 }}{{ trim $s }}{{ end }}"#,
+    ),
+    (
+        "trimAll_1MB_cutset_1MB",
+        r#"{{ trimAll (print (repeat 1000000 "b") "a") (repeat 1000000 "a") }}"#,
+    ),
+    (
+        "printf_width_1e6_x20",
+        r#"{{ range 20 }}{{ printf "%1000000d" 1 }}{{ end }}"#,
+    ),
+    (
+        "printf_prec_1e6_float",
+        r#"{{ printf "%.1000000e" 5e-324 }}"#,
+    ),
+    ("range_1e6_steps", "{{ range 1000000 }}{{ end }}"),
+    (
+        "nested_range_2000x2000",
+        "{{ range 2000 }}{{ range 2000 }}{{ end }}{{ end }}",
+    ),
+    (
+        "replace_1MB_x64",
+        r#"{{ $s := repeat 1000000 "ab" }}{{ range 64 }}{{ $s = replace "ab" "ba" $s }}{{ end }}"#,
+    ),
+    ("toJson_1MB", r#"{{ repeat 1000000 "" | toJson }}"#),
+];
+
+fn adversarial_ops(c: &mut Criterion) {
+    let values = template_values();
+    let mut g = c.benchmark_group("adversarial");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for (name, text) in ADVERSARIAL {
+        let outcome = GoTemplates.render(text, &values);
+        eprintln!(
+            "adversarial/{name}: {}",
+            outcome
+                .as_ref()
+                .map_or_else(|e| e.clone(), |o| format!("{} bytes", o.len()))
+        );
+        g.bench_function(*name, |bench| {
+            bench.iter(|| GoTemplates.render(black_box(text), black_box(&values)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, template_ops, adversarial_ops);
 criterion_main!(benches);
