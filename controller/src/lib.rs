@@ -23,6 +23,8 @@ pub mod rlimit;
 pub mod rotation;
 /// HTTP API (`/healthz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`) and `/metrics`.
 pub mod server;
+/// The long-lived tasks, awaited together: the first to end ends the process.
+pub mod supervise;
 /// Logging setup.
 pub mod telemetry;
 /// `--kubeclient-qps` / `--kubeclient-burst`: the client-side rate limit.

@@ -11,6 +11,7 @@ use sealed_secrets_controller::reconcile::{self, Context, Settings};
 use sealed_secrets_controller::registry::{self, KeyRegistry};
 use sealed_secrets_controller::rotation::{self, KeyPolicy};
 use sealed_secrets_controller::server::{self, ApiState, RateLimiter};
+use sealed_secrets_controller::supervise::Tasks;
 use sealed_secrets_controller::{leader, telemetry, throttle};
 use tokio::sync::mpsc;
 
@@ -121,15 +122,6 @@ impl Signals {
     }
 }
 
-/// A task aborted when this handle is dropped: the tasks that write stop with [`run`].
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The controller namespace: `POD_NAMESPACE`, else the service account's, else `default`.
 fn controller_namespace() -> String {
     std::env::var("POD_NAMESPACE")
@@ -182,18 +174,21 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
     }
     let metrics = Arc::new(metrics);
     let registry = KeyRegistry::new(flags.key_order_priority);
-
-    tokio::spawn(registry::watch_keys(
-        client.clone(),
-        namespace.clone(),
-        flags.key_prefix.clone(),
-        registry.clone(),
-    ));
-    tokio::spawn(key_gauges(
-        registry.clone(),
-        metrics.clone(),
-        flags.key_renew_period,
-    ));
+    // Every long-lived task: the first to end ends the process (dropping `tasks` aborts the rest).
+    let mut tasks = Tasks::default();
+    tasks.spawn_forever(
+        "key-watch",
+        registry::watch_keys(
+            client.clone(),
+            namespace.clone(),
+            flags.key_prefix.clone(),
+            registry.clone(),
+        ),
+    );
+    tasks.spawn_forever(
+        "key-gauges",
+        key_gauges(registry.clone(), metrics.clone(), flags.key_renew_period),
+    );
 
     let unseal = crds::UnsealOptions {
         accept_deprecated_v1_data: flags.accept_deprecated_v1_data,
@@ -224,11 +219,14 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
     // Bound here, so that a port in use ends the process at once.
     let api_listener = server::bind(Flags::listen(&flags.listen_addr)?)?;
     let metrics_listener = server::bind(Flags::listen(&flags.listen_metrics_addr)?)?;
-    let api_server = tokio::spawn(server::serve(api_listener, api));
-    let metrics_server = tokio::spawn(server::serve(
-        metrics_listener,
-        server::metrics_router(metrics.clone(), timeouts),
-    ));
+    tasks.spawn("api-server", server::serve(api_listener, api));
+    tasks.spawn(
+        "metrics-server",
+        server::serve(
+            metrics_listener,
+            server::metrics_router(metrics.clone(), timeouts),
+        ),
+    );
 
     let mut leading = if flags.leader_elect {
         let elected = campaign.insert(
@@ -246,7 +244,7 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
     };
 
     let (rotate_tx, rotate_rx) = mpsc::channel(4);
-    tokio::spawn(forward_sigusr1(rotate_tx));
+    tasks.spawn_forever("sigusr1", forward_sigusr1(rotate_tx));
     let policy = KeyPolicy {
         namespace: namespace.clone(),
         prefix: flags.key_prefix.clone(),
@@ -262,26 +260,20 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
         labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
         annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
     };
-    let _rotation = AbortOnDrop(tokio::spawn(rotation::run(
-        client.clone(),
-        policy,
-        registry.clone(),
-        leading.clone(),
-        rotate_rx,
-    )));
+    tasks.spawn_forever(
+        "key-rotation",
+        rotation::run(
+            client.clone(),
+            policy,
+            registry.clone(),
+            leading.clone(),
+            rotate_rx,
+        ),
+    );
 
-    // Only the leader reconciles. Losing the lease ends the process, so that a restart rejoins
-    // cleanly as a follower (no write can happen after the lease is lost).
-    while !*leading.borrow() {
-        leading.changed().await.context("leader election stopped")?;
-    }
-    // Unsealing before the keys are loaded would only record spurious failures.
-    let mut key_changes = registry.subscribe();
-    while !registry.is_synced() {
-        key_changes
-            .changed()
-            .await
-            .context("key registry stopped")?;
+    tokio::select! {
+        r = lead_with_keys(&mut leading, &registry) => r?,
+        exit = tasks.first_exit() => return Err(exit.into()),
     }
     tracing::info!(identity = %leader::identity(), "leading: reconciling SealedSecrets");
     let recorder = reconcile::Recorder::new(client.clone(), leader::identity());
@@ -298,20 +290,38 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
         },
     );
     // A task of its own, like the HTTP connection tasks it talks to.
-    let mut reconciler = AbortOnDrop(tokio::spawn(reconcile::run(
-        ctx,
-        flags.namespaces(&namespace),
-        flags.label_selector.clone(),
-        RECONCILE_CONCURRENCY,
-    )));
+    tasks.spawn_forever(
+        "reconciler",
+        reconcile::run(
+            ctx,
+            flags.namespaces(&namespace),
+            flags.label_selector.clone(),
+            RECONCILE_CONCURRENCY,
+        ),
+    );
     tokio::select! {
-        r = &mut reconciler.0 => {
-            r.context("reconciler failed")?;
-            anyhow::bail!("reconciler stopped")
-        }
-        r = api_server => r?.context("API server stopped")?,
-        r = metrics_server => r?.context("metrics server stopped")?,
+        exit = tasks.first_exit() => Err(exit.into()),
         _ = lost(leading) => anyhow::bail!("lost leadership; exiting"),
+    }
+}
+
+/// Waits until this replica leads and the keys are loaded. Only the leader reconciles; losing
+/// the lease ends the process, so that a restart rejoins cleanly as a follower (no write can
+/// happen after the lease is lost). Unsealing before the keys are loaded would only record
+/// spurious failures.
+async fn lead_with_keys(
+    leading: &mut tokio::sync::watch::Receiver<bool>,
+    registry: &KeyRegistry,
+) -> Result<()> {
+    while !*leading.borrow() {
+        leading.changed().await.context("leader election stopped")?;
+    }
+    let mut key_changes = registry.subscribe();
+    while !registry.is_synced() {
+        key_changes
+            .changed()
+            .await
+            .context("key registry stopped")?;
     }
     Ok(())
 }
@@ -338,7 +348,7 @@ async fn forward_sigusr1(tx: mpsc::Sender<()>) {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
     else {
         tracing::warn!("cannot listen for SIGUSR1");
-        return;
+        return std::future::pending().await;
     };
     while signal.recv().await.is_some() {
         let _ = tx.try_send(());

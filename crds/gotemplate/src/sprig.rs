@@ -431,20 +431,55 @@ fn trunc(c: i64, s: &[u8], cx: &mut Cx) -> FResult {
 
 /// Drops the leading and trailing characters `cut` accepts (`None` is an invalid byte).
 fn trim(s: &[u8], cut: impl Fn(Option<char>) -> bool) -> &[u8] {
-    let all: Vec<(usize, usize, Option<char>)> = runes(s).collect();
-    let first = all.iter().position(|(_, _, c)| !cut(*c));
-    let Some(first) = first else {
+    // Only the ends are read: the runes from the front up to the first kept one, and from the
+    // back (decoded backwards) down to the last kept one.
+    let Some((start, _, _)) = runes(s).find(|(_, _, c)| !cut(*c)) else {
         return &[];
     };
-    let last = all.iter().rposition(|(_, _, c)| !cut(*c)).unwrap_or(first);
-    let start = all.get(first).map_or(0, |r| r.0);
-    let end = all.get(last).map_or(s.len(), |r| r.1);
+    let mut end = s.len();
+    while end > start {
+        let (len, c) = last_rune(s.get(start..end).unwrap_or_default());
+        if !cut(c) {
+            break;
+        }
+        end -= len;
+    }
     s.get(start..end).unwrap_or_default()
+}
+
+/// The last rune of `b` and its length in bytes, as a forward reading would cut it: the
+/// shortest suffix that is one valid character, else one invalid byte (`None`).
+fn last_rune(b: &[u8]) -> (usize, Option<char>) {
+    for k in 1..=b.len().min(4) {
+        let tail = b.get(b.len() - k..).unwrap_or_default();
+        if let Ok(text) = std::str::from_utf8(tail) {
+            let mut chars = text.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                return (k, Some(c));
+            }
+        }
+    }
+    (1, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_reads_runes_from_both_ends_as_a_forward_reading_would() {
+        let space = |c: Option<char>| c.is_some_and(char::is_whitespace);
+        for (input, want) in [
+            (&b"\xe2\x80\x83 x\xff \xe2\x80\x83"[..], &b"x\xff"[..]),
+            (b" \xe2\x82 ", b"\xe2\x82"),
+            (b"\xf0\xe2\x82\xac\t", b"\xf0\xe2\x82\xac"),
+            (b"   ", b""),
+            (b"", b""),
+            ("é ".as_bytes(), "é".as_bytes()),
+        ] {
+            assert_eq!(trim(input, space), want, "{input:?}");
+        }
+    }
 
     #[test]
     fn trim_and_atoi() {

@@ -1,0 +1,97 @@
+//! Supervised tasks (issue 15): when one of the controller's long-lived tasks fails or panics,
+//! the process logs which one and exits non-zero (so the kubelet restarts it), instead of going
+//! on half-alive (serving with frozen keys, a green liveness probe). Faults are injected with
+//! `SEALED_SECRETS_FAULT_INJECT`; the real control plane runs the rest.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Starts a controller with a fault injected into `task` and returns its exit status and log.
+async fn exit_with_fault(prefix: &str, fault: &str) -> (Option<i32>, String, Duration) {
+    let cp = control_plane().await;
+    let ns = cp.create_namespace(prefix).await.expect("namespace");
+    let args: Vec<String> = [
+        "--key-size=2048".to_owned(),
+        "--all-namespaces=false".to_owned(),
+        format!("--additional-namespaces={ns}"),
+    ]
+    .into();
+    let mut controller = ControllerProcess::start_exact(
+        cp.kubeconfig_path(),
+        &ns,
+        None,
+        &args,
+        &[("SEALED_SECRETS_FAULT_INJECT", fault)],
+    );
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(Some(status)) = controller.child.try_wait() {
+            return (status.code(), controller.log(), started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the controller kept running with {fault} injected:\n{}",
+        controller.log()
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_key_watch_ends_the_process_with_its_name() {
+    let (code, log, took) = exit_with_fault("sup-watch", "key-watch:panic").await;
+    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
+    assert!(
+        log.contains("task key-watch panicked: injected panic"),
+        "the log names the task:\n{log}"
+    );
+    eprintln!("key-watch panic: exit after {took:?}");
+}
+
+#[tokio::test]
+async fn a_failing_reconciler_ends_the_process_with_its_name() {
+    let (code, log, _) = exit_with_fault("sup-rec", "reconciler").await;
+    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
+    assert!(
+        log.contains("task reconciler failed: injected fault"),
+        "the log names the task:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_http_server_ends_the_process_with_its_name() {
+    let (code, log, _) = exit_with_fault("sup-api", "api-server").await;
+    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
+    assert!(
+        log.contains("task api-server failed: injected fault"),
+        "the log names the task:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_healthy_controller_is_not_stopped_by_a_fault_in_another_name() {
+    let cp = control_plane().await;
+    let ns = cp.create_namespace("sup-none").await.expect("namespace");
+    let args: Vec<String> = [
+        "--key-size=2048".to_owned(),
+        "--all-namespaces=false".to_owned(),
+        format!("--additional-namespaces={ns}"),
+    ]
+    .into();
+    let mut controller = ControllerProcess::start_exact(
+        cp.kubeconfig_path(),
+        &ns,
+        None,
+        &args,
+        &[("SEALED_SECRETS_FAULT_INJECT", "no-such-task")],
+    );
+    controller.wait_for_cert(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        controller.is_running(),
+        "still running:\n{}",
+        controller.log()
+    );
+}
