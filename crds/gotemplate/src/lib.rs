@@ -66,12 +66,27 @@
 //!
 //! # Limits
 //!
-//! Templates come from whoever can create a SealedSecret, so rendering is bounded: the output
-//! ([`MAX_OUTPUT_BYTES`]), every string a function returns ([`MAX_VALUE_BYTES`]), the bytes all
-//! functions produce together ([`MAX_WORK_BYTES`]), evaluation steps including range iterations
-//! ([`MAX_STEPS`]), the nesting of the template (50), of execution including template calls
-//! (150) and of the values it builds (64). `printf` widths and precisions stop at Go's 10⁶.
-//! Nothing panics on any input, and the deepest template fits a quarter of a 2 MiB stack.
+//! Templates come from whoever can create a SealedSecret, so rendering is bounded by what it
+//! really costs, and a rendering over a bound fails with an error naming the bound (the
+//! controller reports it as `Synced=False`, an Event and `unseal_errors_total`, and does not
+//! retry until the SealedSecret changes):
+//!
+//! | bound | value | message |
+//! | --- | --- | --- |
+//! | the output | [`MAX_OUTPUT_BYTES`] (1 MiB) | `output exceeds the limit of … bytes` |
+//! | every string a function returns | [`MAX_VALUE_BYTES`] (1 MiB) | `result exceeds the limit of … bytes` |
+//! | the bytes all calls read and write together | [`MAX_WORK_BYTES`] (64 MiB) | `rendering exceeds the work limit of … bytes read and written` |
+//! | evaluation steps, range iterations included | [`MAX_STEPS`] (10⁶) | `evaluation exceeds the limit of … steps` |
+//! | wall-clock time, the last resort | [`MAX_RENDER_TIME`] (2 s; [`Template::execute_within`] for another) | `rendering exceeds the time limit of …` |
+//! | nesting | 50 in the template, 150 in execution (template calls included), 64 in values | `max expression depth exceeded`, `exceeded maximum template depth (…)`, `values nest deeper than 64 levels` |
+//!
+//! Every function is charged for the bytes of its arguments before it runs and for what it
+//! returns; none is worse than linear in what it reads (`trimAll`'s cutset is a set, `trim` reads
+//! only the ends, `contains`/`replace` search in linear time). `printf` widths and precisions
+//! stop at Go's 10⁶, as Go's do. The costliest rendering these bounds let through takes about
+//! 0.2 s of CPU (release build; `cargo bench -p gotemplate`, `adversarial/*`). Nothing panics on
+//! any input (`tests/template_verbs.rs`, `tests/template_random.rs`), and the deepest template
+//! fits a quarter of a 2 MiB stack.
 //!
 //! # Secrets in memory
 //!
