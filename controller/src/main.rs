@@ -168,11 +168,7 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
     let namespace = controller_namespace();
     tracing::info!(version = VERSION, namespace = %namespace, "Starting sealed-secrets controller");
     let (client, lease_client) = clients(&flags).await?;
-    let mut metrics = Metrics::new(VERSION, !flags.key_renew_period.is_zero())?;
-    if flags.metrics_omit_secret_labels {
-        metrics = metrics.omit_secret_labels();
-    }
-    let metrics = Arc::new(metrics);
+    let metrics = metrics(&flags)?;
     let registry = KeyRegistry::new(flags.key_order_priority);
     // Every long-lived task: the first to end ends the process (dropping `tasks` aborts the rest).
     let mut tasks = Tasks::default();
@@ -197,69 +193,13 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
         read: flags.read_timeout,
         write: flags.write_timeout,
     };
-    let api = server::api_router(ApiState {
-        registry: registry.clone(),
-        metrics: metrics.clone(),
-        limiter: Arc::new(RateLimiter::with_capacity(
-            flags.rate_limit,
-            flags.rate_limit_burst,
-            flags.rate_limit_clients,
-        )),
-        rotate_limiter: (flags.rotate_rate_limit > 0).then(|| {
-            Arc::new(RateLimiter::with_capacity(
-                flags.rotate_rate_limit,
-                flags.rotate_rate_limit_burst,
-                flags.rate_limit_clients,
-            ))
-        }),
-        unseal,
-        timeouts,
-        ui: flags.ui,
-    });
-    // Bound here, so that a port in use ends the process at once.
-    let api_listener = server::bind(Flags::listen(&flags.listen_addr)?)?;
-    let metrics_listener = server::bind(Flags::listen(&flags.listen_metrics_addr)?)?;
-    tasks.spawn("api-server", server::serve(api_listener, api));
-    tasks.spawn(
-        "metrics-server",
-        server::serve(
-            metrics_listener,
-            server::metrics_router(metrics.clone(), timeouts),
-        ),
-    );
-
-    let mut leading = if flags.leader_elect {
-        let elected = campaign.insert(
-            leader::campaign(
-                lease_client,
-                &namespace,
-                &flags.leader_elect_lease_name,
-                flags.leader_elect_lease_duration,
-            )
-            .await?,
-        );
-        elected.leading.clone()
-    } else {
-        leader::always()
-    };
+    let api = server::api_router(api_state(&flags, &registry, &metrics, unseal, timeouts));
+    spawn_servers(&mut tasks, &flags, api, &metrics, timeouts)?;
+    let mut leading = elect(&flags, lease_client, &namespace, campaign).await?;
 
     let (rotate_tx, rotate_rx) = mpsc::channel(4);
     tasks.spawn_forever("sigusr1", forward_sigusr1(rotate_tx));
-    let policy = KeyPolicy {
-        namespace: namespace.clone(),
-        prefix: flags.key_prefix.clone(),
-        bits: flags.key_size,
-        ttl: flags.key_ttl,
-        common_name: flags.my_cn.clone(),
-        renew_period: flags.key_renew_period,
-        // Like the original, the cutoff is checked against the keys present at start: a cutoff in
-        // the future must not make every new key (also older than it) due again.
-        cutoff: flags
-            .key_cutoff()?
-            .map(|cutoff| cutoff.min(start_whole_seconds())),
-        labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
-        annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
-    };
+    let policy = key_policy(&flags, &namespace)?;
     tasks.spawn_forever(
         "key-rotation",
         rotation::run(
@@ -276,19 +216,7 @@ async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()
         exit = tasks.first_exit() => return Err(exit.into()),
     }
     tracing::info!(identity = %leader::identity(), "leading: reconciling SealedSecrets");
-    let recorder = reconcile::Recorder::new(client.clone(), leader::identity());
-    let ctx = Context::new(
-        client.clone(),
-        registry.clone(),
-        recorder,
-        metrics.clone(),
-        Settings {
-            update_status: flags.update_status,
-            skip_recreate: flags.skip_recreate,
-            unseal,
-            max_retries: flags.max_unseal_retries,
-        },
-    );
+    let ctx = reconcile_context(&flags, &client, &registry, &metrics, unseal);
     // A task of its own, like the HTTP connection tasks it talks to.
     tasks.spawn_forever(
         "reconciler",
@@ -324,6 +252,130 @@ async fn lead_with_keys(
             .context("key registry stopped")?;
     }
     Ok(())
+}
+
+/// The HTTP API's state, from the flags.
+fn api_state(
+    flags: &Flags,
+    registry: &Arc<KeyRegistry>,
+    metrics: &Arc<Metrics>,
+    unseal: crds::UnsealOptions,
+    timeouts: server::Timeouts,
+) -> ApiState {
+    ApiState {
+        registry: registry.clone(),
+        metrics: metrics.clone(),
+        limiter: Arc::new(RateLimiter::with_capacity(
+            flags.rate_limit,
+            flags.rate_limit_burst,
+            flags.rate_limit_clients,
+        )),
+        rotate_limiter: (flags.rotate_rate_limit > 0).then(|| {
+            Arc::new(RateLimiter::with_capacity(
+                flags.rotate_rate_limit,
+                flags.rotate_rate_limit_burst,
+                flags.rate_limit_clients,
+            ))
+        }),
+        unseal,
+        timeouts,
+        ui: flags.ui,
+    }
+}
+
+/// The metrics registry, from the flags.
+fn metrics(flags: &Flags) -> Result<Arc<Metrics>> {
+    let mut metrics = Metrics::new(VERSION, !flags.key_renew_period.is_zero())?;
+    if flags.metrics_omit_secret_labels {
+        metrics = metrics.omit_secret_labels();
+    }
+    Ok(Arc::new(metrics))
+}
+
+/// Binds both listeners (a port in use ends the process at once) and serves them as tasks.
+fn spawn_servers(
+    tasks: &mut Tasks,
+    flags: &Flags,
+    api: axum::Router,
+    metrics: &Arc<Metrics>,
+    timeouts: server::Timeouts,
+) -> Result<()> {
+    let api_listener = server::bind(Flags::listen(&flags.listen_addr)?)?;
+    let metrics_listener = server::bind(Flags::listen(&flags.listen_metrics_addr)?)?;
+    tasks.spawn("api-server", server::serve(api_listener, api));
+    tasks.spawn(
+        "metrics-server",
+        server::serve(
+            metrics_listener,
+            server::metrics_router(metrics.clone(), timeouts),
+        ),
+    );
+    Ok(())
+}
+
+/// Whether this replica leads: always, unless `--leader-elect` starts a campaign for the Lease
+/// (kept in `campaign`, so that it can be resigned on exit).
+async fn elect(
+    flags: &Flags,
+    lease_client: kube::Client,
+    namespace: &str,
+    campaign: &mut Option<leader::Campaign>,
+) -> Result<tokio::sync::watch::Receiver<bool>> {
+    if !flags.leader_elect {
+        return Ok(leader::always());
+    }
+    let elected = campaign.insert(
+        leader::campaign(
+            lease_client,
+            namespace,
+            &flags.leader_elect_lease_name,
+            flags.leader_elect_lease_duration,
+        )
+        .await?,
+    );
+    Ok(elected.leading.clone())
+}
+
+/// When and how keys are made, from the flags.
+fn key_policy(flags: &Flags, namespace: &str) -> Result<KeyPolicy> {
+    Ok(KeyPolicy {
+        namespace: namespace.to_owned(),
+        prefix: flags.key_prefix.clone(),
+        bits: flags.key_size,
+        ttl: flags.key_ttl,
+        common_name: flags.my_cn.clone(),
+        renew_period: flags.key_renew_period,
+        // Like the original, the cutoff is checked against the keys present at start: a cutoff in
+        // the future must not make every new key (also older than it) due again.
+        cutoff: flags
+            .key_cutoff()?
+            .map(|cutoff| cutoff.min(start_whole_seconds())),
+        labels: Flags::key_values("privatekey-labels", &flags.privatekey_labels)?,
+        annotations: Flags::key_values("privatekey-annotations", &flags.privatekey_annotations)?,
+    })
+}
+
+/// What the reconciler needs, from the flags.
+fn reconcile_context(
+    flags: &Flags,
+    client: &kube::Client,
+    registry: &Arc<KeyRegistry>,
+    metrics: &Arc<Metrics>,
+    unseal: crds::UnsealOptions,
+) -> Arc<Context> {
+    let recorder = reconcile::Recorder::new(client.clone(), leader::identity());
+    Context::new(
+        client.clone(),
+        registry.clone(),
+        recorder,
+        metrics.clone(),
+        Settings {
+            update_status: flags.update_status,
+            skip_recreate: flags.skip_recreate,
+            unseal,
+            max_retries: flags.max_unseal_retries,
+        },
+    )
 }
 
 /// Now, truncated to whole seconds (certificate times have no fractions).

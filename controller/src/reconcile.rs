@@ -6,6 +6,7 @@
 //! write is decided by [`crate::reconcile::write::decide`] without I/O; nothing is written when the live Secret
 //! already matches.
 
+mod echo;
 mod events;
 pub mod write;
 
@@ -24,8 +25,9 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 
+use echo::{key, Echoes, SyncState};
 pub use events::{EventType, Recorder};
 use write::{Refusal, SecretAction};
 
@@ -158,38 +160,12 @@ pub struct Context {
     pub settings: Settings,
     retries: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     on_old_keys: Mutex<HashSet<ObjectRef<SealedSecret>>>,
-    /// Per SealedSecret: what its last reconcile was triggered by, and what its last sync
-    /// depended on. One map for both keeps one key per object (kube's `predicate_filter` would
-    /// keep a second cache with its own copies of name, namespace and uid).
-    objects: Mutex<HashMap<ObjectRef<SealedSecret>, ObjectState>>,
+    /// What tells the controller's own writes' echoes from real changes.
+    echoes: Echoes,
     /// One permit per CPU: more decrypting threads than cores would only preempt each other.
     unseal_slots: tokio::sync::Semaphore,
-    /// SealedSecrets whose Secret write is in flight: a watch event for their Secret may be
-    /// the echo of that write, arriving before the write's own response.
-    writing: Mutex<HashSet<ObjectRef<SealedSecret>>>,
-    /// Wakes echo checks waiting for an in-flight write to finish.
-    written: tokio::sync::Notify,
     /// Which Secrets the Secret watch has seen.
     known_secrets: KnownSecrets,
-}
-
-/// What is remembered about one SealedSecret.
-#[derive(Debug, Default)]
-struct ObjectState {
-    /// Hash of what decides the Secret besides its values' keys (uid, generation, labels,
-    /// annotations) when it was last let through to a reconcile.
-    trigger: Option<u64>,
-    /// The last successful sync.
-    sync: Option<SyncState>,
-}
-
-/// What a successful sync depended on; when none of it changed, the Secret is still right.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct SyncState {
-    uid: Option<String>,
-    generation: Option<i64>,
-    keys_version: u64,
-    secret_version: Option<String>,
 }
 
 impl Context {
@@ -209,110 +185,18 @@ impl Context {
             settings,
             retries: Mutex::new(HashMap::new()),
             on_old_keys: Mutex::new(HashSet::new()),
-            objects: Mutex::new(HashMap::new()),
+            echoes: Echoes::default(),
             unseal_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
-            writing: Mutex::new(HashSet::new()),
-            written: tokio::sync::Notify::new(),
             known_secrets: KnownSecrets::default(),
         })
-    }
-
-    fn last_sync(&self, obj: &ObjectRef<SealedSecret>) -> Option<SyncState> {
-        self.objects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(obj)
-            .and_then(|o| o.sync.clone())
-    }
-
-    fn remember_sync(&self, obj: ObjectRef<SealedSecret>, state: SyncState) {
-        self.objects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(obj)
-            .or_default()
-            .sync = Some(state);
-    }
-
-    /// Whether a watch event of `sealed` can change its Secret: its uid, generation (spec),
-    /// labels or annotations differ from the last event let through. Status-only updates,
-    /// including the controller's own, are dropped here.
-    fn wants_reconcile(&self, sealed: &SealedSecret) -> bool {
-        let trigger = Some(trigger(sealed));
-        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        let state = objects.entry(key(sealed)).or_default();
-        let changed = state.trigger != trigger;
-        state.trigger = trigger;
-        changed
-    }
-
-    /// The owner, owner uid and resourceVersion of a Secret watch event, when it could be the
-    /// echo of the controller's own write; None for deletions and Secrets it does not own.
-    fn echo_probe(
-        &self,
-        event: &watcher::Event<PartialObjectMeta<Secret>>,
-    ) -> Option<(ObjectRef<SealedSecret>, String, String)> {
-        let secret = match event {
-            watcher::Event::Apply(s) | watcher::Event::InitApply(s) => s,
-            _ => return None,
-        };
-        let version = secret.metadata.resource_version.clone()?;
-        let namespace = secret.metadata.namespace.as_deref()?;
-        let owner = secret.owner_references().iter().find(|o| {
-            o.controller == Some(true)
-                && o.kind == SealedSecret::kind(&())
-                && o.api_version == SealedSecret::api_version(&())
-        })?;
-        let obj = ObjectRef::<SealedSecret>::new(&owner.name).within(namespace);
-        Some((obj, owner.uid.clone(), version))
-    }
-
-    /// Whether the Secret is exactly as the controller last wrote (or checked) it for its
-    /// owner, so that the owner needs no reconcile. While a write for that owner is in flight
-    /// the answer waits for it (at most a second): the watch event often overtakes the write's
-    /// response.
-    async fn is_own_write(
-        &self,
-        (obj, uid, version): (ObjectRef<SealedSecret>, String, String),
-    ) -> bool {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        loop {
-            let notified = self.written.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let matches = self
-                .objects
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&obj)
-                .and_then(|o| o.sync.as_ref())
-                .is_some_and(|state| {
-                    state.uid.as_deref() == Some(uid.as_str())
-                        && state.secret_version.as_deref() == Some(version.as_str())
-                });
-            if matches {
-                return true;
-            }
-            let in_flight = self
-                .writing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&obj);
-            if !in_flight || tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return false;
-            }
-        }
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
     fn forget(&self, sealed: &SealedSecret) {
         let obj = key(sealed);
-        self.objects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&obj);
+        self.echoes.forget(&obj);
         self.retries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -335,28 +219,6 @@ impl Context {
     }
 }
 
-/// Hash of what a watch event must change to need a reconcile: uid (re-created), generation
-/// (spec), labels and annotations. Status and resourceVersion do not count.
-fn trigger(sealed: &SealedSecret) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    sealed.metadata.uid.hash(&mut hasher);
-    sealed.metadata.generation.hash(&mut hasher);
-    sealed.metadata.labels.hash(&mut hasher);
-    sealed.metadata.annotations.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// The key of a SealedSecret in the per-object maps: name and namespace only (an
-/// `ObjectRef::from_obj` would also carry copies of its uid and resourceVersion).
-fn key(sealed: &SealedSecret) -> ObjectRef<SealedSecret> {
-    let obj = ObjectRef::new(&sealed.name_any());
-    match sealed.namespace() {
-        Some(ns) => obj.within(&ns),
-        None => obj,
-    }
-}
-
 /// Runs the reconciler over `namespaces` (`None`: all) until the process ends.
 pub async fn run(
     ctx: Arc<Context>,
@@ -364,94 +226,108 @@ pub async fn run(
     label_selector: String,
     concurrency: u16,
 ) {
-    type Apis = (
-        Option<String>,
-        Api<SealedSecret>,
-        Api<PartialObjectMeta<Secret>>,
-    );
-    let apis: Vec<Apis> = match namespaces {
-        None => vec![(
-            None,
-            Api::all(ctx.client.clone()),
-            Api::all(ctx.client.clone()),
-        )],
+    let scopes = scoped_apis(&ctx.client, namespaces);
+    let controllers = scopes
+        .into_iter()
+        .map(|apis| run_scope(ctx.clone(), apis, &label_selector, concurrency));
+    futures::future::join_all(controllers).await;
+}
+
+/// A watch scope (a namespace, or all) and its APIs for SealedSecrets and Secrets.
+type Apis = (
+    Option<String>,
+    Api<SealedSecret>,
+    Api<PartialObjectMeta<Secret>>,
+);
+
+fn scoped_apis(client: &Client, namespaces: Option<Vec<String>>) -> Vec<Apis> {
+    match namespaces {
+        None => vec![(None, Api::all(client.clone()), Api::all(client.clone()))],
         Some(list) => list
             .iter()
             .map(|ns| {
                 (
                     Some(ns.clone()),
-                    Api::namespaced(ctx.client.clone(), ns),
-                    Api::namespaced(ctx.client.clone(), ns),
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced(client.clone(), ns),
                 )
             })
             .collect(),
-    };
-    let controllers = apis.into_iter().map(|(scope, sealed_api, secret_api)| {
-        let mut wc = watcher::Config::default();
-        if !label_selector.is_empty() {
-            wc = wc.labels(&label_selector);
-        }
-        // Our own reflector, so that deletions can clean up per-object state and metrics.
-        let (reader, writer) = reflector::store();
-        let on_delete = ctx.clone();
-        let sealed_stream = watcher::watcher(sealed_api, wc)
+    }
+}
+
+/// The reconcile loop of one scope: SealedSecrets (and, unless `--skip-recreate`, the Secrets
+/// they own, and key changes) trigger reconciles, until the process ends.
+async fn run_scope(
+    ctx: Arc<Context>,
+    (scope, sealed_api, secret_api): Apis,
+    label_selector: &str,
+    concurrency: u16,
+) {
+    let mut wc = watcher::Config::default();
+    if !label_selector.is_empty() {
+        wc = wc.labels(label_selector);
+    }
+    // Our own reflector, so that deletions can clean up per-object state and metrics.
+    let (reader, writer) = reflector::store();
+    let on_delete = ctx.clone();
+    let sealed_stream = watcher::watcher(sealed_api, wc)
+        .default_backoff()
+        .inspect_ok(move |event| {
+            if let watcher::Event::Delete(gone) = event {
+                on_delete.forget(gone);
+            }
+        })
+        // The cache needs neither managedFields nor kubectl's copy of the whole object:
+        // dropping them keeps memory low with many SealedSecrets.
+        .modify(|sealed| {
+            sealed.metadata.managed_fields = None;
+            sealed
+                .annotations_mut()
+                .remove(crds::types::LAST_APPLIED_ANNOTATION);
+        })
+        .reflect(writer)
+        .applied_objects()
+        // Status-only updates (including the controller's own) need no reconcile: only
+        // spec (generation), labels or annotations change what the Secret should be.
+        .try_filter({
+            let ctx = ctx.clone();
+            move |sealed| futures::future::ready(ctx.echoes.wants_reconcile(sealed))
+        });
+    let mut controller = Controller::for_stream(sealed_stream, reader)
+        .with_config(ControllerConfig::default().concurrency(concurrency));
+    if !ctx.settings.skip_recreate {
+        // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
+        // The echo of the controller's own write is dropped here: it would only cost a
+        // reconcile and a GET of the Secret.
+        let echo = ctx.clone();
+        let known = ctx.clone();
+        let secrets = watcher::watcher(secret_api, watcher::Config::default())
             .default_backoff()
-            .inspect_ok(move |event| {
-                if let watcher::Event::Delete(gone) = event {
-                    on_delete.forget(gone);
-                }
-            })
-            // The cache needs neither managedFields nor kubectl's copy of the whole object:
-            // dropping them keeps memory low with many SealedSecrets.
-            .modify(|sealed| {
-                sealed.metadata.managed_fields = None;
-                sealed
-                    .annotations_mut()
-                    .remove(crds::types::LAST_APPLIED_ANNOTATION);
-            })
-            .reflect(writer)
-            .applied_objects()
-            // Status-only updates (including the controller's own) need no reconcile: only
-            // spec (generation), labels or annotations change what the Secret should be.
-            .try_filter({
-                let ctx = ctx.clone();
-                move |sealed| futures::future::ready(ctx.wants_reconcile(sealed))
-            });
-        let mut controller = Controller::for_stream(sealed_stream, reader)
-            .with_config(ControllerConfig::default().concurrency(concurrency));
-        if !ctx.settings.skip_recreate {
-            // Metadata only: a deleted or edited Secret wakes its owner without caching Secrets.
-            // The echo of the controller's own write is dropped here: it would only cost a
-            // reconcile and a GET of the Secret.
-            let echo = ctx.clone();
-            let known = ctx.clone();
-            let secrets = watcher::watcher(secret_api, watcher::Config::default())
-                .default_backoff()
-                .inspect_ok(move |event| known.known_secrets.observe(scope.as_deref(), event))
-                .try_filter(move |event| {
-                    let probe = echo.echo_probe(event);
-                    let echo = echo.clone();
-                    async move {
-                        match probe {
-                            Some(probe) => !echo.is_own_write(probe).await,
-                            None => true,
-                        }
+            .inspect_ok(move |event| known.known_secrets.observe(scope.as_deref(), event))
+            .try_filter(move |event| {
+                let probe = echo::echo_probe(event);
+                let echo = echo.clone();
+                async move {
+                    match probe {
+                        Some(probe) => !echo.echoes.is_own_write(probe).await,
+                        None => true,
                     }
-                })
-                .touched_objects();
-            controller = controller.owns_stream(secrets);
-        }
-        let key_changes = tokio_stream_of(ctx.registry.subscribe());
-        controller
-            .reconcile_all_on(key_changes)
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "reconcile loop");
                 }
             })
-    });
-    futures::future::join_all(controllers).await;
+            .touched_objects();
+        controller = controller.owns_stream(secrets);
+    }
+    let key_changes = tokio_stream_of(ctx.registry.subscribe());
+    controller
+        .reconcile_all_on(key_changes)
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile loop");
+            }
+        })
+        .await;
 }
 
 /// A stream that yields whenever the watch value changes.
@@ -567,15 +443,15 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
             .and_then(|s| s.metadata.resource_version.clone()),
     };
     // The echo of our own Secret write or status update: nothing to decrypt again.
-    if existing.is_some() && ctx.last_sync(&obj).as_ref() == Some(&state) {
+    if existing.is_some() && ctx.echoes.last_sync(&obj).as_ref() == Some(&state) {
         return Ok(false);
     }
     let mut desired = unseal(ctx, sealed).await?;
     desired.metadata.namespace = Some(namespace);
-    let _writing = InFlight::start(ctx, &obj);
+    let _writing = ctx.echoes.start_write(&obj);
     let (wrote, secret_version) =
         write_secret(&ctx.client, sealed, &api, existing, &desired).await?;
-    ctx.remember_sync(
+    ctx.echoes.remember_sync(
         obj,
         SyncState {
             secret_version,
@@ -682,36 +558,6 @@ fn thread_cpu() -> Duration {
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
     )
-}
-
-/// Marks a Secret write in flight for `is_own_write`; dropped after the outcome is remembered.
-struct InFlight<'a> {
-    ctx: &'a Context,
-    obj: ObjectRef<SealedSecret>,
-}
-
-impl<'a> InFlight<'a> {
-    fn start(ctx: &'a Context, obj: &ObjectRef<SealedSecret>) -> Self {
-        ctx.writing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(obj.clone());
-        Self {
-            ctx,
-            obj: obj.clone(),
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.ctx
-            .writing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.obj);
-        self.ctx.written.notify_waiters();
-    }
 }
 
 /// Catches panics of the unsealing task without the default hook's trace on stderr (a panicking
@@ -861,6 +707,7 @@ async fn update_status(
 
 #[cfg(test)]
 mod tests {
+    use super::echo::trigger;
     use super::*;
     use crds::types::PATCH_ANNOTATION;
     use serde_json::json;
