@@ -57,3 +57,5 @@ echo "==> cargo doc" >&2
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "==> cargo test" >&2
 cargo test --workspace
+echo "==> fuzz smoke (tests/fuzz/run.sh smoke: a few seconds per target)" >&2
+tests/fuzz/run.sh smoke

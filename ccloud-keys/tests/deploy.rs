@@ -3,7 +3,7 @@
 //! the watcher, run with the Deployment's arguments as the ServiceAccount, does its whole job
 //! without a single error, and everything it should not do is denied.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 

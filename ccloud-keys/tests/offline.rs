@@ -3,7 +3,7 @@
 //! operators would have written with kubectl. Plus every bad input: a one-line error, exit 1,
 //! nothing written, no secret echoed.
 
-mod support;
+pub mod support;
 
 use std::path::Path;
 

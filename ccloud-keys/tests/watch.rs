@@ -3,7 +3,7 @@
 //! replaced key id is reported, and once Flux applies the files the controller adopts the live
 //! Secrets and both writers agree.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 

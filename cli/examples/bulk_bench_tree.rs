@@ -11,7 +11,7 @@
 //! ```
 
 #[path = "../tests/bulk_tree/mod.rs"]
-mod bulk_tree;
+pub mod bulk_tree;
 
 use std::path::PathBuf;
 

@@ -5,86 +5,17 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// A 2048-bit key and its certificate, made once per test binary with the openssl CLI.
-struct Keys {
-    dir: tempfile::TempDir,
-}
+pub mod offline_support;
 
-impl Keys {
-    fn cert(&self) -> String {
-        self.dir.path().join("cert.pem").display().to_string()
-    }
-    fn key(&self) -> String {
-        self.dir.path().join("key.pem").display().to_string()
-    }
-}
-
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "cert.pem",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=sealed-secret/O=sealed-secret",
-            ])
-            .current_dir(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .expect("the openssl CLI is needed to make test keys");
-        assert!(status.success(), "openssl failed");
-        Keys { dir }
-    })
-}
-
-/// Runs kubeseal with no kubeconfig in reach and none of the `SEALED_SECRETS_*` variables.
-fn kubeseal(args: &[&str], stdin: &[u8]) -> Output {
-    let home = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeseal"));
-    cmd.args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "SEALED_SECRETS_CERT",
-        "SEALED_SECRETS_SCOPE",
-        "SEALED_SECRETS_FORMAT",
-        "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        "SEALED_SECRETS_CONTROLLER_NAME",
-    ] {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd.spawn().expect("kubeseal runs");
-    let mut input = child.stdin.take().expect("stdin");
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().expect("kubeseal finishes")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
+use offline_support::{keys, kubeseal, path_arg, stderr};
 
 /// `kubeseal bulk seal --cert CERT SRC DST EXTRA...`.
 fn bulk_seal(src: &Path, dst: &Path, extra: &[&str]) -> Output {
-    let cert = keys().cert();
+    let cert = path_arg(&keys().cert());
     let (src, dst) = (src.display().to_string(), dst.display().to_string());
     let mut args = vec!["bulk", "seal", "--cert", &cert, &src, &dst];
     args.extend_from_slice(extra);
@@ -147,7 +78,7 @@ fn kinds(docs: &[serde_json::Value]) -> Vec<&str> {
 
 /// Unseals one SealedSecret with the test key; returns the Secret's `data` (base64 values).
 fn unseal(sealed: &serde_json::Value) -> serde_json::Value {
-    let key = keys().key();
+    let key = path_arg(&keys().key());
     let o = kubeseal(
         &[
             "--recovery-unseal",
@@ -574,7 +505,7 @@ fn without_cert_the_controller_is_needed_and_nothing_is_written() {
 fn usage_errors_exit_2_and_help_shows_examples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().display().to_string();
-    let cert = keys().cert();
+    let cert = path_arg(&keys().cert());
     for args in [
         vec!["bulk"],
         vec!["bulk", "seal", &d],

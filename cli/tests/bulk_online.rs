@@ -7,8 +7,8 @@
 //! The `#[ignore]`d `bench_bulk_against_the_controller` measures the same work against a shell
 //! loop of one `kubeseal` per file (BENCHMARKS.md).
 
-mod bulk_tree;
-mod online_support;
+pub mod bulk_tree;
+pub mod online_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+pub mod offline_support;
+
+use offline_support::{assert_fails, assert_ok, kubeseal, kubeseal_env, stderr, stdout};
+
 /// A 2048-bit key and certificate made once per test binary with the openssl CLI.
 struct Keys {
     dir: tempfile::TempDir,
@@ -90,67 +94,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-/// Runs kubeseal with `args` and `stdin`, with no kubeconfig in reach unless `env` sets one.
-fn kubeseal_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeseal"));
-    cmd.args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    for var in [
-        "SEALED_SECRETS_CERT",
-        "SEALED_SECRETS_SCOPE",
-        "SEALED_SECRETS_FORMAT",
-    ] {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd.spawn().expect("kubeseal runs");
-    let mut input = child.stdin.take().expect("stdin");
-    // kubeseal may exit before reading its input (e.g. on a bad flag): a broken pipe is fine.
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().expect("kubeseal finishes")
-}
-
-fn kubeseal(args: &[&str], stdin: &[u8]) -> Output {
-    kubeseal_env(args, stdin, &[])
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Asserts a failure: exit code 1, one `error:` line naming the problem, nothing on stdout.
-#[track_caller]
-fn assert_fails(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    assert!(
-        o.stdout.is_empty(),
-        "nothing may be written on failure, got: {}",
-        stdout(o)
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
-    assert!(lines[0].starts_with("error: "), "got: {err}");
-    assert!(lines[0].contains(needle), "expected {needle:?} in: {err}");
-}
-
-#[track_caller]
-fn assert_ok(o: &Output) {
-    assert!(o.status.success(), "kubeseal failed: {}", stderr(o));
 }
 
 const SECRET: &str = r#"apiVersion: v1

@@ -10,7 +10,7 @@
 //! A test binary of its own: its control plane's kube-system holds only what deploy/base puts
 //! there.
 
-mod online_support;
+pub mod online_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! `HTTP(S)_PROXY` / `NO_PROXY`, the `--version` shape, key backups from a typed Go client, and
 //! OS errors worded as Go's.
 
-mod offline_support;
+pub mod offline_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -7,7 +7,7 @@
 //! controller binary once (see `online_support`). Each test has its own namespace, test host
 //! (netns + veth, unique /30 from 10.222.0.0/16) and controller; all are torn down on drop.
 
-mod online_support;
+pub mod online_support;
 
 use std::time::{Duration, Instant, SystemTime};
 

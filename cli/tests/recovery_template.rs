@@ -2,7 +2,7 @@
 //! renders gives the value; one that cannot be rendered (a template error, or a template the
 //! engine once panicked on) is exit 1 with one `error:` line, never a panic trace (exit 101).
 
-mod offline_support;
+pub mod offline_support;
 
 use offline_support::{assert_fails, assert_ok, keys, kubeseal, path_arg, seal, stdout};
 

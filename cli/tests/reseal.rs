@@ -4,7 +4,7 @@
 //! tree to another cluster's certificate with no controller at all; an unreachable controller
 //! stops the run with the count of files left.
 
-mod online_support;
+pub mod online_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

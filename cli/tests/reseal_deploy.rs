@@ -3,7 +3,7 @@
 //! `kube-system`, re-encrypts only what is stale, commits once and pushes to a bare repository;
 //! a second run pushes nothing; everything but the controller's Service proxy is denied.
 
-mod online_support;
+pub mod online_support;
 
 use std::path::Path;
 

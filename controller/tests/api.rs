@@ -3,7 +3,7 @@
 //! metrics (upstream names, help texts and labels, plus the key-health gauges), and the
 //! command line (`--version`, bad flags).
 
-mod support;
+pub mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};

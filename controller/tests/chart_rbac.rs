@@ -9,7 +9,7 @@
 //! This test binary has its own control plane, holding upstream's CRD; the tests take turns
 //! (the chart's controller watches every namespace).
 
-mod support;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -17,7 +17,7 @@
 //! proxy to a controller deployed under these names is `cli/tests/deploy_base.rs` (it needs the
 //! network-namespace recipe of the kubeseal online tests).
 
-mod support;
+pub mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;

@@ -5,7 +5,7 @@
 //! leader releasing its Lease). Parsing is checked without a cluster; the rest on the real
 //! control plane.
 
-mod support;
+pub mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

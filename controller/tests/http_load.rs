@@ -12,7 +12,7 @@
 //! (always limited). The table is set to 4,096 clients (`--rate-limit-clients`) and 6,000 more
 //! names go through it meanwhile.
 
-mod support;
+pub mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@
 //!
 //! Each test runs its own controller process(es) with their own key and app namespaces.
 
-mod support;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -7,7 +7,7 @@
 //! Needs the template engine's byte budgets and per-render deadline (without them one such
 //! render takes over a minute and this test fails).
 
-mod support;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

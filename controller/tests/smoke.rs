@@ -1,6 +1,6 @@
 //! The basic path, end to end on the real control plane: first key, cert, unseal, status, event.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 

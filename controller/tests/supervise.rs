@@ -3,7 +3,7 @@
 //! on half-alive (serving with frozen keys, a green liveness probe). Faults are injected with
 //! `SEALED_SECRETS_FAULT_INJECT`; the real control plane runs the rest.
 
-mod support;
+pub mod support;
 
 use std::time::{Duration, Instant};
 
@@ -40,34 +40,37 @@ async fn exit_with_fault(prefix: &str, fault: &str) -> (Option<i32>, String, Dur
 }
 
 #[tokio::test]
-async fn a_panicking_key_watch_ends_the_process_with_its_name() {
-    let (code, log, took) = exit_with_fault("sup-watch", "key-watch:panic").await;
-    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
-    assert!(
-        log.contains("task key-watch panicked: injected panic"),
-        "the log names the task:\n{log}"
-    );
-    eprintln!("key-watch panic: exit after {took:?}");
-}
-
-#[tokio::test]
-async fn a_failing_reconciler_ends_the_process_with_its_name() {
-    let (code, log, _) = exit_with_fault("sup-rec", "reconciler").await;
-    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
-    assert!(
-        log.contains("task reconciler failed: injected fault"),
-        "the log names the task:\n{log}"
-    );
-}
-
-#[tokio::test]
-async fn a_failing_http_server_ends_the_process_with_its_name() {
-    let (code, log, _) = exit_with_fault("sup-api", "api-server").await;
-    assert_eq!(code, Some(1), "non-zero exit:\n{log}");
-    assert!(
-        log.contains("task api-server failed: injected fault"),
-        "the log names the task:\n{log}"
-    );
+async fn a_task_that_panics_or_fails_ends_the_process_with_its_name() {
+    for (prefix, fault, line) in [
+        (
+            "sup-watch",
+            "key-watch:panic",
+            "task key-watch panicked: injected panic",
+        ),
+        (
+            "sup-rec",
+            "reconciler",
+            "task reconciler failed: injected fault",
+        ),
+        (
+            "sup-api",
+            "api-server",
+            "task api-server failed: injected fault",
+        ),
+        (
+            "sup-rot",
+            "key-rotation:panic",
+            "task key-rotation panicked: injected panic",
+        ),
+    ] {
+        let (code, log, took) = exit_with_fault(prefix, fault).await;
+        assert_eq!(code, Some(1), "{fault}: non-zero exit:\n{log}");
+        assert!(
+            log.contains(line),
+            "{fault}: the log names the task:\n{log}"
+        );
+        eprintln!("{fault}: exit after {took:?}");
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //! Skipped (loudly) only when chromium is absent and `SEALED_SECRETS_REQUIRE_BROWSER` is unset;
 //! `test.sh` installs it (`tests/browser/install.sh`).
 
-mod support;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

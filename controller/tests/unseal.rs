@@ -6,7 +6,7 @@
 //!
 //! Every test runs its own controller process with its own key namespace and app namespace.
 
-mod support;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,7 +74,7 @@ impl Env {
 
     /// Current value of a metric series of this controller (None when absent).
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        metric_value(&self.controller.metrics(), name, labels)
+        envtest::metrics::value_where(&self.controller.metrics(), name, labels)
     }
 
     /// Waits until the metric series exists and satisfies `ok`, returning its value.
@@ -178,32 +178,6 @@ async fn wait_event(client: &Client, ns: &str, name: &str, reason: &str) -> Even
             .find(|e| e.reason.as_deref() == Some(reason))
     })
     .await
-}
-
-/// Value of the series `name{labels...}` in a Prometheus text exposition.
-fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, label_text) = match series.split_once('{') {
-                Some((m, rest)) => (m, rest.strip_suffix('}')?),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            let found: BTreeMap<&str, &str> = label_text
-                .split(',')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
-                .collect();
-            labels
-                .iter()
-                .all(|(k, v)| found.get(k) == Some(v))
-                .then(|| value.trim().parse().ok())
-                .flatten()
-        })
 }
 
 const REQUESTS_TOTAL: &str = "sealed_secrets_controller_unseal_requests_total";

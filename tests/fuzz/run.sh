@@ -30,10 +30,13 @@ command -v cargo-fuzz >/dev/null || {
   echo "==> installing cargo-fuzz into $cache/cargo-fuzz" >&2
   CARGO_TARGET_DIR="$cache/cargo-fuzz-build" cargo install cargo-fuzz --locked --root "$cache/cargo-fuzz" >&2
 }
-rustup toolchain list | grep -q '^nightly' || {
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  # The smoke in ./test.sh is skipped, loudly, on a machine without nightly (it cannot be
+  # fetched here); the long runs need it.
   echo "error: the nightly toolchain is needed for cargo-fuzz (rustup toolchain install nightly)" >&2
+  [ "$mode" = smoke ] && { echo "==> fuzz smoke SKIPPED: no nightly toolchain" >&2; exit 0; }
   exit 1
-}
+fi
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then

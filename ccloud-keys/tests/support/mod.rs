@@ -1,7 +1,6 @@
 //! Shared by ccloud-keys' integration tests: the real control plane with our controller, a
 //! GitOps working tree, the operator's way of writing Secrets (`kubectl create secret generic
 //! --dry-run=client -o yaml | kubectl label --local | kubectl apply`), and the oracles.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -146,22 +145,7 @@ pub fn run(mut cmd: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("process runs")
 }
 
-/// `git -C repo ARGS`, asserting success; returns stdout.
-pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use envtest::git::git;
 
 /// The `ccloud-keys` under test, not yet run.
 pub fn ccloud_keys(args: &[&str]) -> Command {

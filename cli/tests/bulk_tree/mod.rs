@@ -5,7 +5,6 @@
 //! `data` values (`username`, `password`) and one `stringData` value (`config.json`). With
 //! `mixed`, every fourth file also holds a ConfigMap (with comments) before its Secret and a
 //! Service after it, which `bulk seal` and `bulk re-encrypt` must keep verbatim and in order.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

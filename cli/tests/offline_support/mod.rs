@@ -1,8 +1,6 @@
 //! Shared by the offline `kubeseal` test binaries: a key pair made once with the openssl CLI,
 //! a runner with no kubeconfig in reach, and the failure assertion (exit 1, one `error:` line).
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -72,6 +70,8 @@ pub fn kubeseal_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output
         "SEALED_SECRETS_CERT",
         "SEALED_SECRETS_SCOPE",
         "SEALED_SECRETS_FORMAT",
+        "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        "SEALED_SECRETS_CONTROLLER_NAME",
         "HTTPS_PROXY",
         "https_proxy",
         "HTTP_PROXY",

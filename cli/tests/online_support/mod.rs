@@ -19,7 +19,6 @@
 //! sealed-secrets-controller` is run once per test binary into the same target directory and
 //! profile as the test (`envtest::workspace::workspace_bin`), so the binary is never stale; when
 //! up to date the build is a no-op.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -32,14 +31,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
 
 /// The port the controller listens on inside its test host.
 pub const CONTROLLER_PORT: u16 = 8080;
 /// The key Secret label selector.
-pub const KEY_SELECTOR: &str = "sealedsecrets.bitnami.com/sealed-secrets-key=active";
+pub use envtest::git::git;
+pub use envtest::keys::{key_secrets, KEY_SELECTOR};
 /// Upper bound for any single `kubeseal` run that is expected to fail.
 pub const ERROR_DEADLINE: Duration = Duration::from_secs(40);
 
@@ -387,7 +387,7 @@ pub struct Controller {
     child: Child,
     pub namespace: String,
     pub log_path: PathBuf,
-    forwarder: Forwarder,
+    _forwarder: Forwarder,
     pub host: TestHost,
     _dir: tempfile::TempDir,
 }
@@ -444,7 +444,7 @@ impl Controller {
             child,
             namespace: namespace.to_owned(),
             log_path,
-            forwarder,
+            _forwarder: forwarder,
             host,
             _dir: dir,
         };
@@ -702,15 +702,6 @@ pub async fn grant(client: &Client, namespace: &str, sa: &str, rules: serde_json
     .await;
 }
 
-/// The active key Secrets of `namespace`.
-pub async fn key_secrets(client: &Client, namespace: &str) -> Vec<Secret> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.list(&ListParams::default().labels(KEY_SELECTOR))
-        .await
-        .expect("list key Secrets")
-        .items
-}
-
 /// The private key of the key Secret in `namespace` whose certificate is `cert_pem`.
 pub async fn private_key_for(client: &Client, namespace: &str, cert_pem: &str) -> crds::PrivateKey {
     let der = crds::Certificate::from_pem(cert_pem.as_bytes())
@@ -798,22 +789,4 @@ pub fn map(data: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> 
     data.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-/// `git -C DIR ARGS` (with a test author for commits); panics with git's stderr on failure;
-/// its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,24 +1,22 @@
 //! Shared helpers for the controller's integration tests: a controller process against the real
 //! local control plane (`envtest`), isolated per test by namespaces and ports.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::Client;
 
-/// The sealing-key label.
-pub const KEY_SELECTOR: &str = "sealedsecrets.bitnami.com/sealed-secrets-key=active";
+pub use envtest::http::Response as HttpResponse;
+pub use envtest::http::{call as http_call, get as http_get, request as http_request};
+pub use envtest::keys::{key_secrets, KEY_SELECTOR};
+pub use envtest::metrics::{samples as metric_samples, value as metric_value};
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    envtest::workspace::free_port().expect("a free port")
 }
 
 /// A controller process; killed (SIGKILL) on drop. Its log is in `log_path`.
@@ -115,52 +113,7 @@ impl Drop for ControllerProcess {
     }
 }
 
-/// A minimal HTTP/1.1 client for loopback tests: (status, body).
-pub fn http_request(method: &str, url: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status line"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// GET `url`.
-pub fn http_get(url: &str) -> std::io::Result<(u16, String)> {
-    http_request("GET", url, b"")
-}
-
 pub use envtest::workspace::eventually;
-
-/// The active key Secrets of `namespace`.
-pub async fn key_secrets(client: &Client, namespace: &str) -> Vec<Secret> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    api.list(&ListParams::default().labels(KEY_SELECTOR))
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
-}
 
 /// Seals `data` for the Secret `namespace/name` with the certificate PEM, through the library
 /// (what `kubeseal --cert` does), returning the SealedSecret.
@@ -260,72 +213,6 @@ impl ControllerProcess {
     }
 }
 
-/// An HTTP response with its headers (names lowercased).
-#[derive(Debug)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl HttpResponse {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Like [`http_request`], also returning the headers. The body is written from another thread,
-/// so a server that answers before reading the whole body (e.g. 413) cannot block the client.
-pub fn http_call(method: &str, url: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    let mut writer = stream.try_clone()?;
-    // A write error (the server closed early) shows up as the response, or its absence.
-    let write = std::thread::spawn(move || {
-        let _ = writer.write_all(&request);
-    });
-    let mut raw = Vec::new();
-    let read = stream.read_to_end(&mut raw);
-    let _ = write.join();
-    if raw.is_empty() {
-        read?;
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok(HttpResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    })
-}
-
 /// A fresh 2048-bit key whose certificate starts at `not_before`, stored (as a third party
 /// would: a restore, another controller) as the active key Secret `namespace/name`.
 pub async fn create_key_secret(
@@ -373,47 +260,6 @@ pub fn same_cert(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a.der() == b.der(),
         _ => false,
     }
-}
-
-/// Every sample of metric `name` in Prometheus text format: (labels, value).
-pub fn metric_samples(
-    text: &str,
-    name: &str,
-) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, labels) = match series.split_once('{') {
-                Some((m, rest)) => (m, rest.strip_suffix('}')?),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            let labels = labels
-                .split("\",")
-                .filter(|kv| !kv.is_empty())
-                .filter_map(|kv| {
-                    let (k, v) = kv.split_once('=')?;
-                    Some((k.to_owned(), v.trim_matches('"').to_owned()))
-                })
-                .collect();
-            Some((labels, value.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The value of the sample of `name` whose labels are exactly `labels`.
-pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let want: std::collections::BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    metric_samples(text, name)
-        .into_iter()
-        .find(|(l, _)| *l == want)
-        .map(|(_, v)| v)
 }
 
 /// A running controller with its namespaces and certificate, for one test.

@@ -16,7 +16,17 @@
 //! that holds the read end of a pipe whose write end only this test process holds: when the
 //! test process exits, however it exits (even SIGKILL), the pipe closes and the watchdog
 //! kills etcd and kube-apiserver by PID. Nothing is ever killed by name.
+//!
+//! It is also the project's test kit, the helpers every crate's integration tests share:
+//! [`http`] (a byte-exact HTTP/1.1 client), [`metrics`] (Prometheus text), [`keys`] (the
+//! controller's key Secrets), [`git`], and in [`workspace`] the workspace's binaries, a
+//! controller process, free ports and [`workspace::eventually`]. Each crate's `tests/support`
+//! keeps only what is its own (the netns test host of `cli`, `ccloud-keys`' watcher process).
 
+pub mod git;
+pub mod http;
+pub mod keys;
+pub mod metrics;
 pub mod workspace;
 
 use std::ffi::OsStr;
@@ -319,7 +329,7 @@ impl ControlPlane {
                     StartError::Other(msg)
                 });
             }
-            let request = http::Request::get("/readyz")
+            let request = ::http::Request::get("/readyz")
                 .body(Vec::new())
                 .context("building the /readyz request")?;
             let ready = matches!(
@@ -719,7 +729,7 @@ async fn wait_ready(
                 });
             }
         }
-        let request = http::Request::get("/readyz")
+        let request = ::http::Request::get("/readyz")
             .body(Vec::new())
             .context("building the /readyz request")?;
         let last_err = match tokio::time::timeout(
