@@ -1,8 +1,12 @@
 //! The command line. Parsing only; `offline.rs` and `watch/` do the work.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use kubeseal_client::connection::{parse_duration, ControllerFlags};
 
 use crate::input::SecretSource;
 use crate::kinds::Category;
@@ -90,7 +94,7 @@ pub enum Command {
     /// `orders-bq-sink-keyfile`).
     Connector(ConnectorArgs),
     /// Watch the Secrets the ccloud-operator writes and keep sealed copies in the Git tree.
-    Watch(Box<crate::watch::WatchArgs>),
+    Watch(Box<WatchArgs>),
     /// Print a shell completion script (e.g. `source <(ccloud-keys completion bash)`).
     Completion {
         /// The shell to generate for.
@@ -214,4 +218,70 @@ pub struct ConnectorArgs {
     /// `[key=]path` (repeatable): the file's bytes under `key` (default: the file name).
     #[arg(long, value_name = "[KEY=]PATH")]
     pub from_file: Vec<String>,
+}
+
+/// `watch` flags.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The controller whose certificate is used when --cert is not given.
+    #[command(flatten)]
+    pub controller: ControllerFlags,
+    /// Only Secrets matching this label selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Only Secrets whose name starts with this (the operator's Secrets all start with `cc.`).
+    #[arg(long, default_value = "cc.")]
+    pub name_prefix: String,
+    /// Secrets never fed back (repeatable; default: the operator's login, which comes from Git).
+    #[arg(long, default_values_t = ["cc.ccloud-secrets".to_owned()])]
+    pub exclude: Vec<String>,
+    /// Namespace of the state Secret (default: $POD_NAMESPACE, else the watched namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub state_namespace: Option<String>,
+    /// Name of the Secret holding the fingerprints.
+    #[arg(long, default_value = "ccloud-keys-state")]
+    pub state_secret: String,
+    /// Fetch the controller's certificate again when the cached one is older than this (picks
+    /// up key renewals).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub cert_refresh: Duration,
+    /// Commit each written file (only that file).
+    #[arg(long)]
+    pub commit: bool,
+    /// Push after each commit (`git push REMOTE HEAD`); a failed push is retried.
+    #[arg(long, requires = "commit")]
+    pub push: bool,
+    /// The remote `--push` pushes to.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+    /// Author (and committer) of the commits.
+    #[arg(long, default_value = "ccloud-keys <ccloud-keys@localhost>")]
+    pub author: String,
+    /// Commit message; `{namespace}`, `{name}` and `{file}` are replaced.
+    #[arg(long, default_value = "Seal {namespace}/{name} from the cluster")]
+    pub message: String,
+    /// Do not mark live Secrets `sealedsecrets.bitnami.com/managed: "true"`.
+    #[arg(long)]
+    pub no_adopt: bool,
+    /// Address of `/healthz` and `/metrics`.
+    #[arg(long, default_value = "0.0.0.0:9102")]
+    pub listen_addr: SocketAddr,
+    /// Process the Secrets present now, then exit (non-zero if any failed).
+    #[arg(long)]
+    pub once: bool,
+    /// How often failed Secrets are tried again.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub retry_interval: Duration,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log level: debug, info, warn, error.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
 }

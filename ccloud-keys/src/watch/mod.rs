@@ -14,13 +14,10 @@ mod server;
 mod state;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use clap::Args;
 use crds::PublicKey;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -28,10 +25,10 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
-use kubeseal_client::connection::{parse_duration, ClusterFlags, ControllerFlags};
+use kubeseal_client::connection::ClusterFlags;
 use kubeseal_client::controller_api::ControllerApi;
 
-use crate::flags::OutputFlags;
+use crate::flags::{OutputFlags, WatchArgs};
 use crate::repo::Repo;
 use crate::sealing::{self, Outcome};
 use server::Metrics;
@@ -39,72 +36,6 @@ use state::Store;
 
 /// The annotation that lets the sealed-secrets controller adopt an existing Secret.
 const MANAGED_ANNOTATION: &str = "sealedsecrets.bitnami.com/managed";
-
-/// `watch` flags.
-#[derive(Debug, Args)]
-pub struct WatchArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// The controller whose certificate is used when --cert is not given.
-    #[command(flatten)]
-    pub controller: ControllerFlags,
-    /// Only Secrets matching this label selector.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Only Secrets whose name starts with this (the operator's Secrets all start with `cc.`).
-    #[arg(long, default_value = "cc.")]
-    pub name_prefix: String,
-    /// Secrets never fed back (repeatable; default: the operator's login, which comes from Git).
-    #[arg(long, default_values_t = ["cc.ccloud-secrets".to_owned()])]
-    pub exclude: Vec<String>,
-    /// Namespace of the state Secret (default: $POD_NAMESPACE, else the watched namespace).
-    #[arg(long, env = "POD_NAMESPACE")]
-    pub state_namespace: Option<String>,
-    /// Name of the Secret holding the fingerprints.
-    #[arg(long, default_value = "ccloud-keys-state")]
-    pub state_secret: String,
-    /// Fetch the controller's certificate again when the cached one is older than this (picks
-    /// up key renewals).
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub cert_refresh: Duration,
-    /// Commit each written file (only that file).
-    #[arg(long)]
-    pub commit: bool,
-    /// Push after each commit (`git push REMOTE HEAD`); a failed push is retried.
-    #[arg(long, requires = "commit")]
-    pub push: bool,
-    /// The remote `--push` pushes to.
-    #[arg(long, default_value = "origin")]
-    pub remote: String,
-    /// Author (and committer) of the commits.
-    #[arg(long, default_value = "ccloud-keys <ccloud-keys@localhost>")]
-    pub author: String,
-    /// Commit message; `{namespace}`, `{name}` and `{file}` are replaced.
-    #[arg(long, default_value = "Seal {namespace}/{name} from the cluster")]
-    pub message: String,
-    /// Do not mark live Secrets `sealedsecrets.bitnami.com/managed: "true"`.
-    #[arg(long)]
-    pub no_adopt: bool,
-    /// Address of `/healthz` and `/metrics`.
-    #[arg(long, default_value = "0.0.0.0:9102")]
-    pub listen_addr: SocketAddr,
-    /// Process the Secrets present now, then exit (non-zero if any failed).
-    #[arg(long)]
-    pub once: bool,
-    /// How often failed Secrets are tried again.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub retry_interval: Duration,
-    /// Log format: text or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
-    /// Log level: debug, info, warn, error.
-    #[arg(long, default_value = "info")]
-    pub log_level: String,
-}
 
 /// Runs the watcher until it is stopped (or, with `--once`, after one pass).
 pub fn run(out: &OutputFlags, args: &WatchArgs) -> Result<()> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::funcs::Func;
+use super::table::Func;
 
 /// A parsed template: its text and its trees by name (the main one and those `define`d).
 #[derive(Debug)]

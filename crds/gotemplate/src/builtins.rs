@@ -1,8 +1,8 @@
 //! Go's builtin functions: `len`, `index`, the comparisons and the escapers (`and`, `or` and
 //! `not` are evaluated by the executor and the dispatcher, the `print` family by `format`).
 
+use super::call::{arg, build, Cx, FResult};
 use super::format::{is_print, sprint};
-use super::funcs::{arg, build, Cx, FResult};
 use super::value::{runes, Buf, Value};
 
 pub(super) fn len(v: &Value) -> FResult {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use super::ast::{Arg, Command, Control, Node, Number, Parsed, Pipe};
+use super::call::Cx;
 use super::format::{go_quote, write_value};
-use super::funcs::{Cx, Func, Ty};
+use super::table::{Func, Ty};
 use super::value::{Buf, Limit, Str, Value};
 use super::{MAX_OUTPUT_BYTES, MAX_STEPS};
 

@@ -97,6 +97,7 @@
 
 mod ast;
 mod builtins;
+mod call;
 mod exec;
 mod float;
 mod format;
@@ -106,6 +107,7 @@ mod lex;
 mod literal;
 mod parse;
 mod sprig;
+mod table;
 mod value;
 
 use std::collections::BTreeMap;
@@ -202,5 +204,5 @@ impl TemplateRenderer for GoTemplates {
 
 /// The names of the functions templates may call, sorted.
 pub fn functions() -> Vec<&'static str> {
-    funcs::names()
+    table::names()
 }

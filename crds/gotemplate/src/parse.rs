@@ -6,9 +6,9 @@ use std::fmt;
 
 use super::ast::{Arg, Command, Control, Node, Number, Parsed, Pipe};
 use super::format::go_quote;
-use super::funcs::Func;
 use super::lex::{lex, Kind, Token};
 use super::literal::{parse_float, parse_int, single_char, unescape, unquote};
+use super::table::Func;
 
 /// Deepest nesting of parentheses and control structures.
 const MAX_DEPTH: usize = 50;

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
+use super::call::{arg, build, bytes, int, strval, text, Cx, FResult};
 use super::format::{write_quoted, write_value};
-use super::funcs::{arg, build, bytes, int, strval, text, Cx, FResult, Func};
 use super::json::{self, Style, WriteError, ITEM_COST};
+use super::table::Func;
 use super::value::{find_all, lossy_chars, runes, Buf, Limit, Str, Value};
 use super::MAX_VALUE_BYTES;
 
