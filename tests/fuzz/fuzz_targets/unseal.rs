@@ -15,6 +15,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         1 => b"ns",
         _ => b"ns/name",
     };
-    let _ = crds::hybrid_decrypt(key(), label, rest);
+    let _ = crds::hybrid_decrypt([key()], label, rest);
     let _ = crds::unseal_bytes(std::slice::from_ref(key()), label, &String::from_utf8_lossy(rest));
 });
