@@ -1,6 +1,6 @@
 //! The Go-shaped YAML emitter behind `kubeseal -o yaml` and `--recovery-unseal -o yaml` must
 //! round-trip: whatever string or key it is given, reading its output back with the reader the
-//! project uses (serde_yaml, via `crds::parse_documents`) gives the same value.
+//! project uses (serde_norway, via `crds::parse_documents`) gives the same value.
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
