@@ -749,4 +749,55 @@ mod tests {
             assert_ne!(trigger(&changed), trigger(&base), "{changed:?}");
         }
     }
+
+    #[test]
+    fn each_refusal_reads_as_upstreams_message_with_its_metric_label_and_event_reason() {
+        let cases = [
+            (
+                Error::Unmanaged("db".to_owned()),
+                "Resource \"db\" already exists and is not managed by SealedSecret",
+                "unmanaged",
+                "ErrUpdateFailed",
+                true,
+            ),
+            (
+                Error::Immutable("apps/db".to_owned()),
+                "Error updating apps/db: the target Secret is immutable. Once a Secret is marked as immutable, it is not possible to revert this change nor to mutate the contents of the data field. You can only delete and recreate the Secret.",
+                "update",
+                "ErrUpdateFailed",
+                false,
+            ),
+            (
+                Error::Forbidden {
+                    verb: "update",
+                    name: "db".to_owned(),
+                },
+                "cannot update secrets \"db\": forbidden (the controller's RBAC does not grant update on secrets in this namespace)",
+                "forbidden",
+                "ErrUpdateFailed",
+                true,
+            ),
+            (
+                Error::Contended("apps/db".to_owned()),
+                "cannot write Secret apps/db: it changed between read and write 4 times",
+                "update",
+                "ErrUpdateFailed",
+                true,
+            ),
+            (
+                Error::Panic("index out of bounds".to_owned()),
+                "unsealing failed unexpectedly: index out of bounds",
+                "unseal",
+                "ErrUnsealFailed",
+                false,
+            ),
+        ];
+        for (error, message, label, reason, transient) in cases {
+            assert_eq!(error.to_string(), message);
+            assert_eq!(error.event_note(), message);
+            assert_eq!(error.metric_label(), label, "{message}");
+            assert_eq!(error.event_reason(), reason, "{message}");
+            assert_eq!(error.is_transient(), transient, "{message}");
+        }
+    }
 }
