@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// Starts a controller with a fault injected into `task` and returns its exit status and log.
-async fn exit_with_fault(prefix: &str, fault: &str) -> (Option<i32>, String, Duration) {
+/// Starts a controller watching a fresh namespace, with `SEALED_SECRETS_FAULT_INJECT=fault`.
+async fn start_with_fault(prefix: &str, fault: &str) -> ControllerProcess {
     let cp = control_plane().await;
     let ns = cp.create_namespace(prefix).await.expect("namespace");
     let args: Vec<String> = [
@@ -19,13 +19,18 @@ async fn exit_with_fault(prefix: &str, fault: &str) -> (Option<i32>, String, Dur
         format!("--additional-namespaces={ns}"),
     ]
     .into();
-    let mut controller = ControllerProcess::start_exact(
+    ControllerProcess::start_exact(
         cp.kubeconfig_path(),
         &ns,
         None,
         &args,
         &[("SEALED_SECRETS_FAULT_INJECT", fault)],
-    );
+    )
+}
+
+/// Starts a controller with a fault injected and returns its exit status, log and lifetime.
+async fn exit_with_fault(prefix: &str, fault: &str) -> (Option<i32>, String, Duration) {
+    let mut controller = start_with_fault(prefix, fault).await;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         if let Ok(Some(status)) = controller.child.try_wait() {
@@ -75,21 +80,7 @@ async fn a_task_that_panics_or_fails_ends_the_process_with_its_name() {
 
 #[tokio::test]
 async fn a_healthy_controller_is_not_stopped_by_a_fault_in_another_name() {
-    let cp = control_plane().await;
-    let ns = cp.create_namespace("sup-none").await.expect("namespace");
-    let args: Vec<String> = [
-        "--key-size=2048".to_owned(),
-        "--all-namespaces=false".to_owned(),
-        format!("--additional-namespaces={ns}"),
-    ]
-    .into();
-    let mut controller = ControllerProcess::start_exact(
-        cp.kubeconfig_path(),
-        &ns,
-        None,
-        &args,
-        &[("SEALED_SECRETS_FAULT_INJECT", "no-such-task")],
-    );
+    let mut controller = start_with_fault("sup-none", "no-such-task").await;
     controller.wait_for_cert(Duration::from_secs(60));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
