@@ -53,7 +53,7 @@ for target in "${targets[@]}"; do
   log="$(mktemp)"
   # -rss_limit_mb catches leaks and unbounded allocations; -timeout a hang of one input.
   if cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" "$corpus" -- \
-      "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -jobs=1 -workers=1 -print_final_stats=1 \
+      "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       -artifact_prefix="tests/fuzz/artifacts/$target/" >"$log" 2>&1; then
     outcome=ok
   else
