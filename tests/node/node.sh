@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# A single-node Kubernetes v1.20.2 cluster on this machine, for tests and the demo:
+#   node.sh start DIR   start etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+#                       containerd, kubelet and kube-proxy (state, logs, kubeconfig in DIR);
+#                       returns once the node is Ready (bounded: 120 s) or fails naming the
+#                       component and its log
+#   node.sh stop DIR    stop everything and remove every trace (processes, mounts, the bridge,
+#                       veths, netns, iptables chains, cgroups, sysctls restored, DIR removed)
+#   node.sh import DIR IMAGE.tar...   import OCI archives into the node's containerd
+# Pod traffic stays on the bridge ssnode0 (10.244.77.0/24, node IP 10.244.77.1): no default
+# route in Pods, no masquerading, ip_forward untouched. One node per machine (fixed names).
+set -euo pipefail
+
+BR=ssnode0
+NODE_IP=10.244.77.1
+SUBNET=10.244.77.0/24
+SVC_RANGE=10.96.0.0/24
+API_PORT=16443
+NODE_NAME=ssnode
+SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.conf.all.route_localnet
+  net.ipv4.conf.$BR.route_localnet net.netfilter.nf_conntrack_max net.bridge.bridge-nf-call-iptables)
+NODE_ASSETS="${NODE_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/node}"
+CP_BIN="${KUBEBUILDER_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/bin}"
+
+log() { printf '[node] %s\n' "$*" >&2; }
+die() { printf '[node] error: %s\n' "$*" >&2; exit 1; }
+
+cmd=${1:-}
+dir=${2:-}
+[[ -n $cmd && -n $dir ]] || die "usage: node.sh start|stop|import DIR [IMAGE.tar...]"
+
+tail_log() { tail -n 20 "$dir/$1.log" 2>/dev/null | sed 's/^/    /' >&2 || true; }
+
+# spawn NAME CMD...: runs CMD in the background, its own session, output to DIR/NAME.log.
+spawn() {
+  local name=$1; shift
+  setsid "$@" </dev/null >"$dir/$name.log" 2>&1 &
+  echo "$name $!" >>"$dir/pids"
+}
+
+# wait_for WHAT SECONDS LOG CMD...: polls CMD until it succeeds; fails naming the log.
+wait_for() {
+  local what=$1 secs=$2 logname=$3; shift 3
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    local pid
+    pid=$(awk -v n="$logname" '$1 == n { print $2 }' "$dir/pids" 2>/dev/null | tail -1)
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      log "$logname exited; last lines of $dir/$logname.log:"; tail_log "$logname"
+      die "$what: $logname exited (log: $dir/$logname.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      log "last lines of $dir/$logname.log:"; tail_log "$logname"
+      die "$what: not within ${secs}s (log: $dir/$logname.log)"
+    fi
+    sleep 0.5
+  done
+}
+
+kc() { "$CP_BIN/kubectl" --kubeconfig "$dir/admin.kubeconfig" "$@"; }
+
+kubeconfig() { # kubeconfig FILE TOKEN
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: node
+  cluster:
+    server: https://$NODE_IP:$API_PORT
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: u
+  user:
+    token: $2
+contexts:
+- name: node
+  context: {cluster: node, user: u}
+current-context: node
+KC
+}
+
+make_pki() {
+  local p=$dir/pki
+  mkdir -p "$p"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ssnode-ca \
+    -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout "$p/apiserver.key" \
+    -out "$p/apiserver.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s,IP:10.96.0.1,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' \
+    "$NODE_IP" >"$p/san.ext"
+  openssl x509 -req -in "$p/apiserver.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
+    -days 2 -extfile "$p/san.ext" -out "$p/apiserver.crt" 2>/dev/null
+  # The API server's identity towards the kubelet (logs, exec): system:masters.
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+    -keyout "$p/kubelet-client.key" -out "$p/kubelet-client.csr" 2>/dev/null
+  openssl x509 -req -in "$p/kubelet-client.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" \
+    -CAcreateserial -days 2 -out "$p/kubelet-client.crt" 2>/dev/null
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$p/sa.key" 2>/dev/null
+  openssl pkey -pubout -in "$p/sa.key" -out "$p/sa.pub"
+  local who t
+  : >"$p/tokens.csv"
+  for who in "admin,admin,system:masters" "system:node:$NODE_NAME,kubelet,system:nodes" \
+    "system:kube-controller-manager,kcm," "system:kube-scheduler,scheduler," \
+    "system:kube-proxy,kube-proxy,"; do
+    t=$(openssl rand -hex 16)
+    echo "$t,$who" >>"$p/tokens.csv"
+    kubeconfig "$dir/$(cut -d, -f2 <<<"$who").kubeconfig" "$t"
+  done
+}
+
+write_configs() {
+  mkdir -p "$dir/cni/net.d" "$dir/containerd"
+  cat >"$dir/cni/net.d/10-ssnode.conflist" <<CNI
+{"cniVersion": "0.4.0", "name": "ssnode", "plugins": [
+  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$dir/cni/ipam",
+     "ranges": [[{"subnet": "$SUBNET", "rangeStart": "10.244.77.10", "gateway": "$NODE_IP"}]],
+     "routes": [{"dst": "$SVC_RANGE"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+CNI
+  cat >"$dir/containerd/config.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+oom_score = 0
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$dir/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/pause:3.4"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+TOML
+  cat >"$dir/kubelet.yaml" <<KUBELET
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $dir/pki/ca.crt}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+oomScoreAdj: 0
+failSwapOn: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 1%}
+makeIPTablesUtilChains: false
+protectKernelDefaults: false
+serializeImagePulls: false
+KUBELET
+  cat >"$dir/kube-proxy.yaml" <<PROXY
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+bindAddress: $NODE_IP
+clusterCIDR: $SUBNET
+hostnameOverride: $NODE_NAME
+healthzBindAddress: 127.0.0.1:0
+metricsBindAddress: 127.0.0.1:0
+clientConnection: {kubeconfig: $dir/kube-proxy.kubeconfig}
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+PROXY
+}
+
+save_sysctls() {
+  local s
+  for s in "${SYSCTLS[@]}"; do
+    [[ -e /proc/sys/${s//.//} ]] && echo "$s $(cat "/proc/sys/${s//.//}")"
+  done >"$dir/sysctls" || true
+}
+
+start_control_plane() {
+  local etcd_port=$((API_PORT + 1)) peer_port=$((API_PORT + 2))
+  spawn etcd "$CP_BIN/etcd" --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "default=http://127.0.0.1:$peer_port"
+  local p=$dir/pki
+  spawn kube-apiserver "$CP_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address "$NODE_IP" --advertise-address "$NODE_IP" --secure-port "$API_PORT" --insecure-port 0 \
+    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
+    --kubelet-client-certificate "$p/kubelet-client.crt" --kubelet-client-key "$p/kubelet-client.key" \
+    --kubelet-certificate-authority "" --kubelet-preferred-address-types InternalIP \
+    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+    --token-auth-file "$p/tokens.csv" --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+    --service-cluster-ip-range "$SVC_RANGE" --allow-privileged=false
+  wait_for "kube-apiserver ready" 60 kube-apiserver kc get --raw /readyz
+  spawn kube-controller-manager "$CP_BIN/kube-controller-manager" --kubeconfig "$dir/kcm.kubeconfig" \
+    --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
+    --use-service-account-credentials --leader-elect=false --port 0 --secure-port 0 \
+    --controllers '*,-nodeipam,-route,-cloud-node-lifecycle' --cluster-cidr "$SUBNET"
+  spawn kube-scheduler "$NODE_ASSETS/bin/kube-scheduler" --kubeconfig "$dir/scheduler.kubeconfig" \
+    --leader-elect=false --port 0 --bind-address 127.0.0.1 --secure-port 0
+}
+
+start_node() {
+  mkdir -p "$dir/containerd"
+  spawn containerd containerd --config "$dir/containerd/config.toml"
+  wait_for "containerd socket" 30 containerd ctr --address "$dir/containerd.sock" --connect-timeout 1s version
+  ctr --address "$dir/containerd.sock" --connect-timeout 2s -n k8s.io images import \
+    "$NODE_ASSETS/pause.tar" >"$dir/pause-import.log" 2>&1 ||
+    { cat "$dir/pause-import.log" >&2; die "importing the pause image into containerd"; }
+  spawn kubelet env AWS_EC2_METADATA_DISABLED=true "$NODE_ASSETS/bin/kubelet" \
+    --kubeconfig "$dir/kubelet.kubeconfig" --config "$dir/kubelet.yaml" \
+    --container-runtime remote --container-runtime-endpoint "unix://$dir/containerd.sock" \
+    --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki" --node-ip "$NODE_IP" \
+    --hostname-override "$NODE_NAME" --v 1
+  spawn kube-proxy "$NODE_ASSETS/bin/kube-proxy" --config "$dir/kube-proxy.yaml"
+  wait_for "node $NODE_NAME Ready" 90 kubelet \
+    sh -c "'$CP_BIN/kubectl' --kubeconfig '$dir/admin.kubeconfig' get node $NODE_NAME \
+      -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+  # Pods may only run as the default ServiceAccount once its token exists.
+  wait_for "default ServiceAccount token" 30 kube-controller-manager \
+    sh -c "'$CP_BIN/kubectl' --kubeconfig '$dir/admin.kubeconfig' get sa default -o jsonpath='{.secrets[0].name}' | grep -q ."
+}
+
+start() {
+  [[ "$(id -u)" -eq 0 ]] || die "the node needs root (containerd, kubelet, network)"
+  [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu ]] || die "no cgroup v1 memory/cpu controllers at /sys/fs/cgroup: the kubelet cannot run Pods here"
+  for b in kubelet kube-scheduler kube-proxy; do [[ -x $NODE_ASSETS/bin/$b ]] || die "$NODE_ASSETS/bin/$b missing: run tests/node/install.sh"; done
+  for b in kube-apiserver kube-controller-manager kubectl etcd; do [[ -x $CP_BIN/$b ]] || die "$CP_BIN/$b missing: run tests/envtest/install.sh"; done
+  command -v containerd >/dev/null || die "containerd missing: run tests/node/install.sh"
+  ! ip link show "$BR" >/dev/null 2>&1 || die "bridge $BR exists: another node runs on this machine (or stop it: node.sh stop DIR)"
+  if ss -Hltn "sport = :10250" | grep -q .; then die "port 10250 (kubelet) is in use: another node runs on this machine"; fi
+  mkdir -p "$dir"
+  : >"$dir/pids"
+  save_sysctls
+  ip link add "$BR" type bridge
+  ip addr add "$NODE_IP/24" dev "$BR"
+  ip link set "$BR" up
+  make_pki
+  write_configs
+  local t0=$SECONDS
+  start_control_plane
+  start_node
+  log "node $NODE_NAME Ready after $((SECONDS - t0))s; KUBECONFIG=$dir/admin.kubeconfig"
+}
+
+# ---- teardown: everything, idempotent, also after the harness was SIGKILLed ----
+kill_pids() { # kill_pids NAME...: SIGTERM, then SIGKILL after 10 s
+  local name pid pids=()
+  for name in "$@"; do
+    pid=$(awk -v n="$name" '$1 == n { print $2 }' "$dir/pids" 2>/dev/null) || true
+    for p in $pid; do kill -0 "$p" 2>/dev/null && { kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p"; pids+=("$p"); }; done
+  done
+  local deadline=$((SECONDS + 10))
+  for p in "${pids[@]}"; do
+    while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+  done
+}
+
+stop_tasks() { # every container task and sandbox: SIGKILL, then wait until none runs
+  local sock=$dir/containerd.sock ns id
+  [[ -S $sock ]] || return 0
+  local c=(ctr --address "$sock" --connect-timeout 2s --timeout 10s)
+  for ns in $("${c[@]}" namespaces ls -q 2>/dev/null); do
+    for id in $("${c[@]}" -n "$ns" tasks ls -q 2>/dev/null); do
+      "${c[@]}" -n "$ns" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+    done
+    local deadline=$((SECONDS + 20))
+    while [[ -n $("${c[@]}" -n "$ns" tasks ls -q 2>/dev/null | head -c1) ]] && ((SECONDS < deadline)); do sleep 0.3; done
+  done
+}
+
+stop() {
+  [[ -d $dir ]] || { log "$dir does not exist: nothing to stop"; clean_host; return 0; }
+  kill_pids kubelet kube-proxy kube-scheduler kube-controller-manager
+  stop_tasks
+  kill_pids containerd
+  # containerd-shim processes outlive containerd: they hold the dir's mounts.
+  local shim
+  for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace [a-z0-9.]+ -id [0-9a-f]+ -address $dir/containerd.sock" || true); do
+    kill -KILL "$shim" 2>/dev/null || true
+  done
+  kill_pids kube-apiserver etcd
+  clean_host
+  # Mounts under the state dir (overlay rootfs, shm, secret tmpfs), deepest first.
+  local m
+  for m in $(awk -v d="$dir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  [[ ! -f $dir/sysctls ]] || while read -r k v; do sysctl -qw "$k=$v" 2>/dev/null || true; done <"$dir/sysctls"
+  rm -rf "$dir"
+  log "node stopped, $dir removed"
+}
+
+clean_host() {
+  local ns m
+  # The Pods' network namespaces (CNI's /run/netns) that belong to no running sandbox any more.
+  for ns in /run/netns/cni-*; do
+    [[ -e $ns ]] || continue
+    umount "$ns" 2>/dev/null || true; rm -f "$ns"
+  done
+  for m in $(awk '$2 ~ "^/var/lib/kubelet" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$m" || true; done
+  ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR"
+  [[ -x $NODE_ASSETS/bin/kube-proxy ]] && "$NODE_ASSETS/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  local ipt chain
+  for ipt in iptables-legacy iptables-nft; do
+    command -v $ipt >/dev/null || continue
+    for t in filter nat mangle; do
+      "$ipt-save" -t $t 2>/dev/null | grep -q KUBE- || continue
+      # Jumps into KUBE-* chains first, then the chains.
+      "$ipt-save" -t $t | grep -E '^-A [A-Z-]+ .*-j KUBE-' | grep -vE '^-A KUBE-' | sed 's/^-A /-D /' |
+        while read -r rule; do eval "$ipt -t $t $rule" 2>/dev/null || true; done
+      for chain in $("$ipt-save" -t $t | awk '/^:KUBE-/ { print substr($1, 2) }'); do $ipt -t $t -F "$chain" 2>/dev/null || true; done
+      for chain in $("$ipt-save" -t $t | awk '/^:KUBE-/ { print substr($1, 2) }'); do $ipt -t $t -X "$chain" 2>/dev/null || true; done
+    done
+  done
+  # The kubelet's cgroups (cgroupfs driver: /kubepods under each v1 controller).
+  for m in /sys/fs/cgroup/*/kubepods; do
+    [[ -d $m ]] || continue
+    find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+  rm -rf /var/log/pods /var/log/containers /var/lib/kubelet/device-plugins
+  rmdir /var/lib/kubelet 2>/dev/null || true
+}
+
+import() {
+  local sock=$dir/containerd.sock f
+  [[ -S $sock ]] || die "no containerd socket at $sock: is the node started?"
+  for f in "$@"; do
+    ctr --address "$sock" --connect-timeout 2s -n k8s.io images import "$f" >&2 || die "importing $f into containerd"
+  done
+}
+
+case $cmd in
+  start) start ;;
+  stop) stop ;;
+  import) shift 2; import "$@" ;;
+  *) die "unknown command $cmd (start, stop, import)" ;;
+esac
