@@ -45,6 +45,8 @@ KUBEBUILDER_ASSETS="$(tests/envtest/install.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "==> interop oracles (tests/oracles/install.sh)" >&2
 tests/oracles/install.sh >/dev/null
+echo "==> sprig oracle (tests/oracles/sprig/install.sh: Go text/template + Debian's sprig)" >&2
+tests/oracles/sprig/install.sh >/dev/null
 echo "==> kubectl with kustomize v5 (tests/kubectl-v5/install.sh)" >&2
 tests/kubectl-v5/install.sh >/dev/null
 SEALED_SECRETS_BROWSER_DIR="$(tests/browser/install.sh | tail -n 1)"; export SEALED_SECRETS_BROWSER_DIR SEALED_SECRETS_REQUIRE_BROWSER=1 # chromium + playwright-core for controller/tests/ui.rs
