@@ -64,7 +64,11 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).expect("case file");
-        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
@@ -90,7 +94,10 @@ fn oracle() -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .expect("running tests/oracles/sprig/install.sh");
-    assert!(out.status.success(), "tests/oracles/sprig/install.sh failed");
+    assert!(
+        out.status.success(),
+        "tests/oracles/sprig/install.sh failed"
+    );
     let stdout = String::from_utf8(out.stdout).expect("utf-8 path");
     PathBuf::from(stdout.lines().last().expect("the oracle's path").trim())
 }
@@ -108,7 +115,12 @@ fn go_render(cases: &[Case]) -> Vec<Rendered> {
         .spawn()
         .expect("starting the sprig oracle");
     let body = serde_json::to_vec(&input).expect("json");
-    child.stdin.take().expect("stdin").write_all(&body).expect("writing to the oracle");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&body)
+        .expect("writing to the oracle");
     let out = child.wait_with_output().expect("the oracle's output");
     assert!(out.status.success(), "the sprig oracle failed");
     serde_json::from_slice(&out.stdout).expect("the oracle's JSON")
@@ -137,7 +149,10 @@ fn mismatch(case: &Case, go: &Rendered) -> Option<String> {
         (None, Some(e), Ok(m)) => format!("Go fails ({e}), we render {m:?}"),
         (None, None, _) => "the oracle answered neither out nor err".to_owned(),
     };
-    Some(format!("{}:{}: {:?}: {wrong}", case.file, case.line, case.template))
+    Some(format!(
+        "{}:{}: {:?}: {wrong}",
+        case.file, case.line, case.template
+    ))
 }
 
 #[test]
@@ -145,8 +160,16 @@ fn sprig_functions_render_as_go_renders_them() {
     let cases = cases();
     assert!(cases.len() > 10, "no cases found");
     let go = go_render(&cases);
-    assert_eq!(go.len(), cases.len(), "the oracle answered a different number of cases");
-    let wrong: Vec<String> = cases.iter().zip(&go).filter_map(|(c, g)| mismatch(c, g)).collect();
+    assert_eq!(
+        go.len(),
+        cases.len(),
+        "the oracle answered a different number of cases"
+    );
+    let wrong: Vec<String> = cases
+        .iter()
+        .zip(&go)
+        .filter_map(|(c, g)| mismatch(c, g))
+        .collect();
     assert!(
         wrong.is_empty(),
         "{} of {} cases differ from Go's sprig:\n{}",
