@@ -616,8 +616,11 @@ impl State<'_> {
                 return match (ty, number.int) {
                     (Ty::Any, _) => Ok(ideal(number)),
                     (Ty::Int, Some(i)) => Ok(Value::Int(i)),
+                    (Ty::Float, _) => Ok(Value::Float(number.float)),
+                    // Go sets the low 32 bits of a non-negative integer constant.
+                    (Ty::Uint32, Some(i)) if i >= 0 => Ok(Value::Int(i & 0xffff_ffff)),
                     _ => Err(self.literal_mismatch(*pos, node, ty)),
-                }
+                };
             }
             Arg::Str { pos, value, .. } => {
                 return match ty {
@@ -634,7 +637,11 @@ impl State<'_> {
             Ty::Bool => format!("expected bool; found {node}"),
             Ty::Int => format!("expected integer; found {node}"),
             Ty::Str => format!("expected string; found {node}"),
-            Ty::Any | Ty::Map => format!("can't handle {node} for arg of type {}", ty.name()),
+            Ty::Float => format!("expected float; found {node}"),
+            Ty::Uint32 => format!("expected unsigned integer; found {node}"),
+            Ty::Any | Ty::Map | Ty::List => {
+                format!("can't handle {node} for arg of type {}", ty.name())
+            }
         };
         self.fail_at(pos, node, message)
     }

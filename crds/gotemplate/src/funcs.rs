@@ -5,7 +5,9 @@ use super::call::{arg, build, text, Cx, FResult};
 use super::format::{sprint, sprintf, sprintln};
 use super::table::Func;
 use super::value::Value;
-use super::{builtins, sprig};
+use super::{
+    builtins, sprig, sprig_crypto, sprig_dates, sprig_lists, sprig_numbers, sprig_strings,
+};
 
 impl Func {
     /// Calls the function; `and` and `or` are evaluated by the executor (they short-circuit).
@@ -31,6 +33,11 @@ impl Func {
             Urlquery => builtins::escaped(args, cx, builtins::urlquery),
             Html => builtins::escaped(args, cx, builtins::html),
             Js => builtins::escaped(args, cx, builtins::js),
+            Strings(f) => sprig_strings::call(f, args, cx),
+            Numbers(f) => sprig_numbers::call(f, args, cx),
+            Lists(f) => sprig_lists::call(f, args, cx),
+            Dates(f) => sprig_dates::call(f, args, cx),
+            Crypto(f) => sprig_crypto::call(f, args, cx),
             _ => sprig::call(self, args, cx),
         }
     }

@@ -107,6 +107,11 @@ mod lex;
 mod literal;
 mod parse;
 mod sprig;
+mod sprig_crypto;
+mod sprig_dates;
+mod sprig_lists;
+mod sprig_numbers;
+mod sprig_strings;
 mod table;
 mod value;
 

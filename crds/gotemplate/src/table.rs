@@ -65,6 +65,12 @@ pub(super) enum Func {
     TrimSuffix,
     Trunc,
     Upper,
+    /// The rest of sprig's generic map, one group per module.
+    Strings(super::sprig_strings::F),
+    Numbers(super::sprig_numbers::F),
+    Lists(super::sprig_lists::F),
+    Dates(super::sprig_dates::F),
+    Crypto(super::sprig_crypto::F),
 }
 
 /// Every name a template may call. `env`, `expandenv` and `getHostByName` are deliberately
@@ -137,13 +143,43 @@ const TABLE: &[(&str, Func)] = &[
     ("urlquery", Func::Urlquery),
 ];
 
+/// Every name of every group, with the function it calls.
+fn all() -> impl Iterator<Item = (&'static str, Func)> {
+    use super::{sprig_crypto, sprig_dates, sprig_lists, sprig_numbers, sprig_strings};
+    let strings = sprig_strings::TABLE
+        .iter()
+        .map(|(n, f)| (*n, Func::Strings(*f)));
+    let numbers = sprig_numbers::TABLE
+        .iter()
+        .map(|(n, f)| (*n, Func::Numbers(*f)));
+    let lists = sprig_lists::TABLE
+        .iter()
+        .map(|(n, f)| (*n, Func::Lists(*f)));
+    let dates = sprig_dates::TABLE
+        .iter()
+        .map(|(n, f)| (*n, Func::Dates(*f)));
+    let crypto = sprig_crypto::TABLE
+        .iter()
+        .map(|(n, f)| (*n, Func::Crypto(*f)));
+    TABLE
+        .iter()
+        .copied()
+        .chain(strings)
+        .chain(numbers)
+        .chain(lists)
+        .chain(dates)
+        .chain(crypto)
+}
+
 pub(super) fn names() -> Vec<&'static str> {
-    let mut names: Vec<_> = TABLE.iter().map(|(name, _)| *name).collect();
+    let mut names: Vec<_> = all().map(|(name, _)| name).collect();
     names.sort_unstable();
     names
 }
 
 /// A parameter type, as Go checks it.
+// TODO(merge): drop once the group modules use Float, Uint32 and List.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ty {
     /// `interface {}`: anything, nil included.
@@ -153,6 +189,12 @@ pub(super) enum Ty {
     Bool,
     /// `map[string]interface {}`; nil is accepted as an empty map.
     Map,
+    /// `float64`: a number literal, or a computed float.
+    Float,
+    /// `uint32`: a non-negative integer literal (no computed value has this type).
+    Uint32,
+    /// `[]interface {}` (not `[]string`); nil is accepted.
+    List,
 }
 
 impl Ty {
@@ -163,11 +205,14 @@ impl Ty {
             Self::Int => "int",
             Self::Bool => "bool",
             Self::Map => "map[string]interface {}",
+            Self::Float => "float64",
+            Self::Uint32 => "uint32",
+            Self::List => "[]interface {}",
         }
     }
 
     pub(super) fn accepts_nil(self) -> bool {
-        matches!(self, Self::Any | Self::Map)
+        matches!(self, Self::Any | Self::Map | Self::List)
     }
 
     pub(super) fn accepts(self, v: &Value) -> bool {
@@ -178,7 +223,8 @@ impl Ty {
                 | (Self::Int, Value::Int(_))
                 | (Self::Bool, Value::Bool(_))
                 | (Self::Map, Value::Map(_))
-        )
+                | (Self::Float, Value::Float(_))
+        ) || matches!((self, v), (Self::List, Value::List(l)) if !l.is_of_strings())
     }
 }
 
@@ -188,7 +234,7 @@ pub(super) struct Sig {
     pub(super) variadic: Option<Ty>,
 }
 
-const fn sig(fixed: &'static [Ty], variadic: Option<Ty>) -> Sig {
+pub(super) const fn sig(fixed: &'static [Ty], variadic: Option<Ty>) -> Sig {
     Sig { fixed, variadic }
 }
 
@@ -197,7 +243,7 @@ use Ty::{Any, Bool, Int, Map};
 impl Func {
     /// The function a name calls, and the name with a static lifetime.
     pub(super) fn lookup(name: &str) -> Option<(&'static str, Func)> {
-        TABLE.iter().find(|(n, _)| *n == name).copied()
+        all().find(|(n, _)| *n == name)
     }
 
     pub(super) fn sig(self) -> Sig {
@@ -222,6 +268,11 @@ impl Func {
             Replace => sig(&[S, S, S], None),
             Substr => sig(&[Int, Int, S], None),
             Ternary => sig(&[Any, Any, Bool], None),
+            Strings(f) => f.sig(),
+            Numbers(f) => f.sig(),
+            Lists(f) => f.sig(),
+            Dates(f) => f.sig(),
+            Crypto(f) => f.sig(),
         }
     }
 }

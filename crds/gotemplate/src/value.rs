@@ -63,6 +63,13 @@ pub(super) struct List {
     of_strings: bool,
 }
 
+impl List {
+    /// Whether this is Go's `[]string` rather than `[]interface {}`.
+    pub(super) fn is_of_strings(&self) -> bool {
+        self.of_strings
+    }
+}
+
 /// A map with string keys (Go's `map[string]interface {}`, or `map[string]string` like the
 /// values), in key order.
 pub(super) struct Map {
