@@ -44,14 +44,14 @@ pub async fn campaign(
     lease_name: &str,
     lease_duration: Duration,
 ) -> anyhow::Result<Campaign> {
-    let duration = lease_duration.as_secs().max(2);
+    let duration = lease_seconds(lease_duration);
     let identity = identity();
     let manager = LeaseManagerBuilder::new(client, lease_name)
         .with_namespace(namespace)
         .with_field_manager(lease_field_manager(&identity))
         .with_identity(identity)
         .with_duration(duration)
-        .with_grace((duration / 3).max(1))
+        .with_grace(renew_grace(duration))
         .build()
         .await?;
     let (tx, leading) = watch::channel(false);
@@ -90,8 +90,20 @@ async fn hold(
                 Ok(holds) => {
                     tx.send_replace(holds);
                 }
+                Err(e) if *tx.borrow() => {
+                    // The renewal failed or stalled past `request_timeout`: the Lease may expire
+                    // before another attempt succeeds, and a follower take over. Step down now,
+                    // while it is still ours, so that two replicas never write at once.
+                    tracing::warn!(error = %e, "leader election: cannot renew the Lease; stepping down before it can expire");
+                    tx.send_replace(false);
+                    // The Lease is not touched again, not even released: this replica's view
+                    // of it is stale, and a release could clear the Lease of the replica that
+                    // has taken over meanwhile (the release patch has no precondition).
+                    let _ = stop.await;
+                    return;
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "leader election: cannot renew the Lease");
+                    tracing::warn!(error = %e, "leader election: cannot reach the Lease");
                     tokio::select! {
                         _ = &mut stop => break,
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -105,6 +117,24 @@ async fn hold(
     if let Err(e) = manager.release().await {
         tracing::warn!(error = %e, "leader election: cannot release the Lease");
     }
+}
+
+/// The Lease duration in whole seconds, at least 2 (a Lease counts seconds).
+fn lease_seconds(lease_duration: Duration) -> u64 {
+    lease_duration.as_secs().max(2)
+}
+
+/// How long before its Lease expires the leader renews it: at half its life, so that a slow
+/// renewal still has time.
+fn renew_grace(duration_secs: u64) -> u64 {
+    (duration_secs / 2).max(1)
+}
+
+/// How long one request of the Lease client may stall (nothing sent or received) before it
+/// fails: three quarters of the renewal's head start, so that a leader cut off from the API
+/// server gives up leading before its Lease can expire and a follower can take it.
+pub fn request_timeout(lease_duration: Duration) -> Duration {
+    Duration::from_secs(renew_grace(lease_seconds(lease_duration))) * 3 / 4
 }
 
 /// The field manager this replica uses on the Lease. It must differ between replicas: the lock
@@ -131,7 +161,30 @@ pub fn always() -> watch::Receiver<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::lease_field_manager;
+    use std::time::Duration;
+
+    use super::{lease_field_manager, renew_grace, request_timeout};
+
+    #[test]
+    fn a_stalled_renewal_fails_before_the_lease_can_expire() {
+        for secs in [1, 2, 3, 4, 5, 15, 60, 137] {
+            let lease = Duration::from_secs(secs);
+            let grace = Duration::from_secs(renew_grace(secs.max(2)));
+            let timeout = request_timeout(lease);
+            assert!(
+                grace < lease.max(Duration::from_secs(2)),
+                "{secs}s: renews before expiry"
+            );
+            assert!(
+                timeout < grace,
+                "{secs}s: gives up ({timeout:?}) before expiry ({grace:?} after renewing)"
+            );
+            assert!(
+                timeout >= Duration::from_millis(750),
+                "{secs}s: not so short that a busy server trips it"
+            );
+        }
+    }
 
     #[test]
     fn every_replica_gets_its_own_lease_field_manager() {

@@ -31,3 +31,5 @@ pub mod telemetry;
 pub mod throttle;
 /// The sealing page served at `/` (`--ui`).
 pub mod ui;
+/// How the watches retry after losing the API server.
+pub mod watch_backoff;

@@ -150,18 +150,25 @@ async fn clients(flags: &Flags) -> Result<(kube::Client, kube::Client)> {
             .await
             .context("no in-cluster config and no kubeconfig")?,
     };
-    let unthrottled = kube::Client::try_from(config.clone())?;
-    Ok(match flags.kubeclient_qps.filter(|qps| *qps > 0.0) {
+    // The Lease client is never throttled, and its requests fail fast: a leader that cannot
+    // renew must notice before its Lease expires (leader::request_timeout).
+    let mut lease_config = config.clone();
+    let stall = leader::request_timeout(flags.leader_elect_lease_duration);
+    lease_config.connect_timeout = Some(stall);
+    lease_config.read_timeout = Some(stall);
+    lease_config.write_timeout = Some(stall);
+    let lease_client = kube::Client::try_from(lease_config)?;
+    let client = match flags.kubeclient_qps.filter(|qps| *qps > 0.0) {
         Some(qps) => {
             let burst = flags.kubeclient_burst.unwrap_or(throttle::DEFAULT_BURST);
             tracing::info!(qps, burst, "Kubernetes client rate limit");
-            let throttled = kube::client::ClientBuilder::try_from(config)?
+            kube::client::ClientBuilder::try_from(config)?
                 .with_layer(&throttle::ThrottleLayer::new(qps, burst))
-                .build();
-            (throttled, unthrottled)
+                .build()
         }
-        None => (unthrottled.clone(), unthrottled),
-    })
+        None => kube::Client::try_from(config)?,
+    };
+    Ok((client, lease_client))
 }
 
 async fn run(flags: Flags, campaign: &mut Option<leader::Campaign>) -> Result<()> {

@@ -272,7 +272,7 @@ async fn run_scope(
     let (reader, writer) = reflector::store();
     let on_delete = ctx.clone();
     let sealed_stream = watcher::watcher(sealed_api, wc)
-        .default_backoff()
+        .backoff(crate::watch_backoff::watch_backoff())
         .inspect_ok(move |event| {
             if let watcher::Event::Delete(gone) = event {
                 on_delete.forget(gone);
@@ -303,7 +303,7 @@ async fn run_scope(
         let echo = ctx.clone();
         let known = ctx.clone();
         let secrets = watcher::watcher(secret_api, watcher::Config::default())
-            .default_backoff()
+            .backoff(crate::watch_backoff::watch_backoff())
             .inspect_ok(move |event| known.known_secrets.observe(scope.as_deref(), event))
             .try_filter(move |event| {
                 let probe = echo::echo_probe(event);

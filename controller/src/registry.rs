@@ -213,7 +213,7 @@ pub async fn watch_keys(
     let config = watcher::Config::default().labels(&active_key_selector());
     let mut buffer = Vec::new();
     let mut events = watcher::watcher(api.clone(), config)
-        .default_backoff()
+        .backoff(crate::watch_backoff::watch_backoff())
         .boxed();
     while let Some(event) = events.next().await {
         match event {

@@ -27,6 +27,7 @@ pub mod git;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod partition;
 pub mod workspace;
 
 use std::ffi::OsStr;
@@ -88,8 +89,9 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     config: Config,
     etcd_url: String,
-    etcd: Process,
-    // Behind a lock so that `restart_apiserver` can replace them through `&self`.
+    etcd_peer_url: String,
+    // Behind locks so that the restarts can replace them through `&self`.
+    etcd: Mutex<Process>,
     apiserver: Mutex<Process>,
     watchdog: Mutex<Watchdog>,
 }
@@ -178,7 +180,7 @@ impl ControlPlane {
         let mut watchdog = Watchdog::spawn(&dir_path)?;
 
         let mut attempt = 1;
-        let (etcd, apiserver, server_url, etcd_url) = loop {
+        let (etcd, apiserver, server_url, (etcd_url, etcd_peer_url)) = loop {
             match start_processes(&bin_dir, &dir_path, &token, &mut watchdog).await {
                 Ok(started) => break started,
                 Err(StartError::PortInUse(msg)) if attempt < START_ATTEMPTS => {
@@ -213,7 +215,8 @@ impl ControlPlane {
             kubeconfig,
             config,
             etcd_url,
-            etcd,
+            etcd_peer_url,
+            etcd: Mutex::new(etcd),
             apiserver: Mutex::new(apiserver),
             watchdog: Mutex::new(watchdog),
         })
@@ -248,7 +251,7 @@ impl ControlPlane {
 
     /// PID of the etcd process.
     pub fn etcd_pid(&self) -> u32 {
-        self.etcd.0.id()
+        lock(&self.etcd).0.id()
     }
 
     /// PID of the kube-apiserver process.
@@ -261,6 +264,19 @@ impl ControlPlane {
     /// until `/readyz` is ok. Clients keep working once they reconnect. The new process
     /// appends to the same log.
     pub async fn restart_apiserver(&self) -> Result<()> {
+        self.restart_apiserver_after(Duration::ZERO).await
+    }
+
+    /// Like [`ControlPlane::restart_apiserver`], with the API server down for `down` first: an
+    /// outage (connections refused) of that length.
+    pub async fn restart_apiserver_after(&self, down: Duration) -> Result<()> {
+        if !down.is_zero() {
+            let mut apiserver = lock(&self.apiserver);
+            lock(&self.watchdog).unregister(&apiserver)?;
+            apiserver.stop();
+            drop(apiserver);
+            tokio::time::sleep(down).await;
+        }
         let api_port: u16 = self
             .server_url
             .rsplit(':')
@@ -274,6 +290,7 @@ impl ControlPlane {
                 let mut apiserver = lock(&self.apiserver);
                 let mut watchdog = lock(&self.watchdog);
                 // Unregister before reaping, so that the watchdog can never kill a reused PID.
+                // (Unregistering an exited process again is harmless.)
                 watchdog.unregister(&apiserver)?;
                 apiserver.stop();
                 let new = Process(spawn_logged_to(
@@ -283,16 +300,8 @@ impl ControlPlane {
                 )?);
                 watchdog.register(&new)?;
                 *apiserver = new;
-                fs::write(
-                    self.dir_path.join("pids"),
-                    format!(
-                        "etcd {}\nkube-apiserver {}\n",
-                        self.etcd.0.id(),
-                        apiserver.0.id()
-                    ),
-                )
-                .context("writing the pidfile")?;
             }
+            self.write_pids()?;
             match self.wait_apiserver_ready().await {
                 Ok(()) => return Ok(()),
                 // The old process's port may take a moment to be released.
@@ -305,6 +314,49 @@ impl ControlPlane {
                 }
             }
         }
+    }
+
+    /// Kills etcd (SIGKILL), waits `down`, and starts it again on the same ports with the same
+    /// data, then waits until the API server answers `/readyz` again. The API server stays up
+    /// throughout, answering errors while etcd is gone, as in a cluster whose etcd restarts.
+    pub async fn restart_etcd(&self, down: Duration) -> Result<()> {
+        {
+            let mut etcd = lock(&self.etcd);
+            lock(&self.watchdog).unregister(&etcd)?;
+            etcd.stop();
+        }
+        tokio::time::sleep(down).await;
+        {
+            let mut etcd = lock(&self.etcd);
+            let mut watchdog = lock(&self.watchdog);
+            let new = Process(spawn_logged_to(
+                &mut etcd_command(
+                    &self.bin_dir,
+                    &self.dir_path,
+                    &self.etcd_url,
+                    &self.etcd_peer_url,
+                ),
+                &self.dir_path.join("etcd.log"),
+                true,
+            )?);
+            watchdog.register(&new)?;
+            *etcd = new;
+        }
+        self.write_pids()?;
+        self.wait_apiserver_ready().await.map_err(|e| match e {
+            StartError::PortInUse(msg) | StartError::Other(msg) => {
+                anyhow!("the API server is not ready after an etcd restart: {msg}")
+            }
+        })
+    }
+
+    fn write_pids(&self) -> Result<()> {
+        let pids = format!(
+            "etcd {}\nkube-apiserver {}\n",
+            self.etcd_pid(),
+            self.apiserver_pid()
+        );
+        fs::write(self.dir_path.join("pids"), pids).context("writing the pidfile")
     }
 
     /// Polls `/readyz` of the (restarted) apiserver; fails early if it exits.
@@ -502,7 +554,7 @@ impl Drop for ControlPlane {
         // The watchdog first, so that it can never act on PIDs we are about to reap.
         get_mut(&mut self.watchdog).process.stop();
         get_mut(&mut self.apiserver).stop();
-        self.etcd.stop();
+        get_mut(&mut self.etcd).stop();
         let keep = std::thread::panicking() || keep_dir();
         if let Some(dir) = self.dir.take() {
             if keep {
@@ -644,7 +696,7 @@ async fn start_processes(
     dir: &Path,
     token: &str,
     watchdog: &mut Watchdog,
-) -> std::result::Result<(Process, Process, String, String), StartError> {
+) -> std::result::Result<(Process, Process, String, (String, String)), StartError> {
     let [etcd_port, peer_port, api_port] = free_ports()?;
     let etcd_data = dir.join("etcd");
     if etcd_data.exists() {
@@ -660,14 +712,7 @@ async fn start_processes(
         .context("writing the kubeconfig")?;
 
     let mut etcd = Process(spawn_logged(
-        Command::new(bin_dir.join("etcd"))
-            .arg("--data-dir")
-            .arg(&etcd_data)
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .arg(format!("--initial-cluster=default={peer_url}")),
+        &mut etcd_command(bin_dir, dir, &client_url, &peer_url),
         &etcd_log,
     )?);
 
@@ -689,7 +734,7 @@ async fn start_processes(
 
     let logs = [("etcd", etcd_log), ("kube-apiserver", api_log)];
     match wait_ready([&mut etcd, &mut apiserver], &logs, &kubeconfig).await {
-        Ok(()) => Ok((etcd, apiserver, server_url, client_url)),
+        Ok(()) => Ok((etcd, apiserver, server_url, (client_url, peer_url))),
         Err(e) => {
             // Unregister before reaping, so that the watchdog can never kill a reused PID.
             for p in [&mut etcd, &mut apiserver] {
@@ -753,6 +798,19 @@ async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The etcd command line (also used to restart it on the same ports and data).
+fn etcd_command(bin_dir: &Path, dir: &Path, client_url: &str, peer_url: &str) -> Command {
+    let mut cmd = Command::new(bin_dir.join("etcd"));
+    cmd.arg("--data-dir")
+        .arg(dir.join("etcd"))
+        .args(["--listen-client-urls", client_url])
+        .args(["--advertise-client-urls", client_url])
+        .args(["--listen-peer-urls", peer_url])
+        .args(["--initial-advertise-peer-urls", peer_url])
+        .arg(format!("--initial-cluster=default={peer_url}"));
+    cmd
 }
 
 /// The kube-apiserver command line (also used to restart it on the same port).
