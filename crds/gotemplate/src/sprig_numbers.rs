@@ -176,7 +176,7 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         }
         F::TypeOf => Ok(Value::text(arg(args, 0).type_name())),
         F::DeepEqual => deep_equal(arg(args, 0), arg(args, 1), cx).map(Value::Bool),
-        F::Fail => Err(String::from_utf8_lossy(text(args, 0)?).into_owned()),
+        F::Fail => Err(fail_message(text(args, 0)?)),
         F::Rand(alphabet) => random::string(alphabet, int(args, 0)?, cx),
         F::RandInt => random::int(int(args, 0)?, int(args, 1)?),
         F::RandBytes => random::bytes(int(args, 0)?, cx),
@@ -437,6 +437,13 @@ fn seq(args: &[Value], cx: &mut Cx) -> FResult {
         }
         Ok(())
     })
+}
+
+/// `fail`'s message, the template author's text, kept on one line (line breaks escaped).
+fn fail_message(message: &[u8]) -> String {
+    String::from_utf8_lossy(message)
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,8 +43,7 @@ impl Decimal {
             };
             return Err(format!("Cannot create a Decimal from {shown}"));
         }
-        // Rust's `{:e}` is the shortest representation that reads back as `f`, as Go's.
-        let text = format!("{f:e}");
+        let text = crate::float::shortest(f);
         let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let value = format!("{int}{frac}")
