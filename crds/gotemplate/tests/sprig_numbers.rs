@@ -32,7 +32,8 @@ fn err(template: &str) -> String {
 
 #[test]
 fn random_strings_use_goutils_alphabets() {
-    let cases: [(&str, fn(char) -> bool); 4] = [
+    type Allowed = fn(char) -> bool;
+    let cases: [(&str, Allowed); 4] = [
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randNumeric", |c| c.is_ascii_digit()),
