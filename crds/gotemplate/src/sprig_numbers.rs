@@ -20,7 +20,7 @@ use super::table::{sig, Sig, Ty};
 use super::value::{Buf, Limit, Value};
 use super::MAX_VALUE_BYTES;
 use cast::{to_float64, to_int64};
-use decimal::Decimal;
+use decimal::{Decimal, Tens};
 use random::Alphabet;
 
 /// A function of this group.
@@ -146,7 +146,7 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::Add | F::Add1 | F::Sub | F::Mul | F::Div | F::Mod | F::Max | F::Min => {
             integer(f, args).map(Value::Int)
         }
-        F::Addf | F::Add1f | F::Subf | F::Mulf | F::Divf => decimal(f, args).map(Value::Float),
+        F::Addf | F::Add1f | F::Subf | F::Mulf | F::Divf => decimal(f, args, cx).map(Value::Float),
         F::Maxf => Ok(Value::Float(fold_floats(args, go_max))),
         F::Minf => Ok(Value::Float(fold_floats(args, go_min))),
         F::Ceil => Ok(Value::Float(to_float64(arg(args, 0)).ceil())),
@@ -213,8 +213,9 @@ fn nonzero(divisor: i64) -> Result<i64, String> {
     Ok(divisor)
 }
 
-/// The `float64` functions that compute in decimal (sprig's `execDecimalOp`).
-fn decimal(f: F, args: &[Value]) -> Result<f64, String> {
+/// The `float64` functions that compute in decimal (sprig's `execDecimalOp`), charged for the
+/// digits of every intermediate result.
+fn decimal(f: F, args: &[Value], cx: &mut Cx) -> Result<f64, String> {
     let one = [Value::Int(1)];
     let (first, rest) = match f {
         F::Addf => (0.0, args),
@@ -227,9 +228,11 @@ fn decimal(f: F, args: &[Value]) -> Result<f64, String> {
         F::Mulf => Decimal::mul,
         _ => Decimal::div,
     };
+    let mut tens = Tens::default();
     let mut acc = Decimal::from_float(first)?;
     for x in rest {
-        acc = op(&acc, &Decimal::from_float(to_float64(x))?)?;
+        acc = op(&acc, &Decimal::from_float(to_float64(x))?, &mut tens)?;
+        cx.charge(acc.digits())?;
     }
     Ok(acc.to_float())
 }
