@@ -1,11 +1,24 @@
-//! sprig's numbers and types: arithmetic, conversions, sequences, kinds and types, random values, `fail`.
+//! sprig's numbers and types: arithmetic, conversions, sequences, kinds and types, random
+//! values, `fail`.
 //!
-//! Go types are modelled on the engine's values: Go's `int` and `int64` are both
-//! [`Value::Int`] (sprig's arithmetic returns `int64`, which `typeOf` here calls `int`),
-//! `float64` is [`Value::Float`], and `until`/`untilStep` return a list of ints (`[]int` in Go,
-//! `[]interface {}` here). Numbers are converted as spf13/cast does ([`cast`]); `addf`,
-//! `subf`, `mulf` and `divf` compute in decimal as shopspring/decimal does ([`decimal`]).
-//! Random values come from the system's CSPRNG ([`random`]).
+//! Go's types on the engine's values: `int` and `int64` are both [`Value::Int`], `float64` is
+//! [`Value::Float`], `[]int` (what `until` and `untilStep` return) is a list of ints. Numbers
+//! are converted as spf13/cast does ([`cast`]: strings parsed as Go literals, anything else and
+//! garbage 0), integer arithmetic wraps as Go's does, and `addf`, `subf`, `mulf` and `divf`
+//! compute in decimal as shopspring/decimal does ([`decimal`]). Random values come from the
+//! system's CSPRNG ([`random`]), not from `math/rand`.
+//!
+//! Where this differs from sprig, deliberately:
+//!
+//! * sprig's arithmetic returns `int64`, which this engine does not tell from `int`:
+//!   `typeOf (add 1 2)` is `int` (Go: `int64`), `deepEqual (add 1 1) 2` is true, and an
+//!   `int64` passed to an `int` parameter (`repeat (add 1 2) "x"`) is accepted where Go
+//!   refuses it. Likewise `until` returns `[]interface {}` (Go: `[]int`).
+//! * `until`, `untilStep` and `seq` stop at [`MAX_SEQUENCE`] items, the random strings at the
+//!   value limit, and the decimal functions at [`decimal::MAX_DIGITS`] digits (Go would go on
+//!   until memory runs out); they are charged for what they build and compare.
+//! * The random strings with a negative length fail (sprig returns ""); `fail`'s message has
+//!   its line breaks escaped, to stay on one line.
 
 mod cast;
 mod decimal;
@@ -146,7 +159,9 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::Add | F::Add1 | F::Sub | F::Mul | F::Div | F::Mod | F::Max | F::Min => {
             integer(f, args).map(Value::Int)
         }
-        F::Addf | F::Add1f | F::Subf | F::Mulf | F::Divf => decimal(f, args, cx).map(Value::Float),
+        F::Addf | F::Add1f | F::Subf | F::Mulf | F::Divf => {
+            decimal_op(f, args, cx).map(Value::Float)
+        }
         F::Maxf => Ok(Value::Float(fold_floats(args, go_max))),
         F::Minf => Ok(Value::Float(fold_floats(args, go_min))),
         F::Ceil => Ok(Value::Float(to_float64(arg(args, 0)).ceil())),
@@ -215,7 +230,7 @@ fn nonzero(divisor: i64) -> Result<i64, String> {
 
 /// The `float64` functions that compute in decimal (sprig's `execDecimalOp`), charged for the
 /// digits of every intermediate result.
-fn decimal(f: F, args: &[Value], cx: &mut Cx) -> Result<f64, String> {
+fn decimal_op(f: F, args: &[Value], cx: &mut Cx) -> Result<f64, String> {
     let one = [Value::Int(1)];
     let (first, rest) = match f {
         F::Addf => (0.0, args),

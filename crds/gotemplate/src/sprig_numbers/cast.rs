@@ -2,6 +2,7 @@
 //! `strconv` they rely on: `ParseInt(s, base, 64)` and `ParseFloat(s, 64)`.
 
 use num_bigint::BigUint;
+use zeroize::Zeroizing;
 
 use crate::value::Value;
 
@@ -150,7 +151,7 @@ fn special(s: &str) -> Option<f64> {
 struct Scanned {
     neg: bool,
     hex: bool,
-    digits: String,
+    digits: Zeroizing<String>,
     /// Digits after the dot.
     frac: i64,
     exp: i64,
@@ -168,7 +169,7 @@ fn scan_float(s: &str) -> Option<Scanned> {
     if hex {
         i += 2;
     }
-    let (mut digits, mut frac, mut dot) = (String::new(), 0i64, false);
+    let (mut digits, mut frac, mut dot) = (Zeroizing::new(String::new()), 0i64, false);
     while let Some(&c) = b.get(i) {
         match c {
             b'_' => {}
@@ -225,7 +226,9 @@ impl Scanned {
         let sign = if self.neg { "-" } else { "" };
         if !self.hex {
             let exp = self.exp - self.frac;
-            return format!("{sign}{}e{exp}", self.digits).parse().ok();
+            return Zeroizing::new(format!("{sign}{}e{exp}", *self.digits))
+                .parse()
+                .ok();
         }
         // Exact: mantissa · 2^exp, written in decimal for Rust's correctly rounded parser.
         // 40 significant hex digits and a sticky one for the rest keep the rounding exact.

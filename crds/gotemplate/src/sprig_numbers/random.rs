@@ -10,16 +10,21 @@ use crate::MAX_VALUE_BYTES;
 
 /// Random bytes drawn from the CSPRNG a block at a time.
 struct Rng {
-    block: Zeroizing<[u8; 512]>,
+    block: Zeroizing<Vec<u8>>,
     used: usize,
 }
 
 impl Rng {
-    fn new() -> Self {
+    /// A generator drawing `block` bytes at a time (as many as one value needs, or a buffer).
+    fn new(block: usize) -> Self {
         Self {
-            block: Zeroizing::new([0; 512]),
-            used: 512,
+            block: Zeroizing::new(vec![0; block]),
+            used: block,
         }
+    }
+
+    fn buffered() -> Self {
+        Self::new(512)
     }
 
     fn byte(&mut self) -> Result<u8, String> {
@@ -90,7 +95,7 @@ pub(super) fn string(alphabet: Alphabet, count: i64, cx: &mut Cx) -> FResult {
     check_size(count, cx)?;
     let chars = alphabet.chars();
     let n = u64::try_from(chars.len()).unwrap_or(1);
-    let mut rng = Rng::new();
+    let mut rng = Rng::buffered();
     build(cx, |b| {
         for _ in 0..count {
             let i = usize::try_from(rng.below(n)?).unwrap_or(0);
@@ -117,7 +122,7 @@ pub(super) fn int(min: i64, max: i64) -> FResult {
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| "invalid argument to Intn".to_owned())?;
-    let offset = Rng::new().below(n)?;
+    let offset = Rng::new(8).below(n)?;
     Ok(Value::Int(min.wrapping_add_unsigned(offset)))
 }
 
@@ -136,7 +141,7 @@ pub(super) fn bytes(count: i64, cx: &mut Cx) -> FResult {
 /// xstrings' `Shuffle`: the characters (invalid bytes read as U+FFFD) in a random order.
 pub(super) fn shuffle(s: &[u8], cx: &mut Cx) -> FResult {
     let mut chars: Zeroizing<Vec<char>> = Zeroizing::new(lossy_chars(s).collect());
-    let mut rng = Rng::new();
+    let mut rng = Rng::buffered();
     for i in (1..chars.len()).rev() {
         let bound = u64::try_from(i + 1).unwrap_or(u64::MAX);
         let j = usize::try_from(rng.below(bound)?).unwrap_or(i);
