@@ -258,3 +258,72 @@ impl Scanned {
         text.parse().ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_follow_go_literal_syntax() {
+        let cases = [
+            ("0x1F", Some(31)),
+            ("-0b101", Some(-5)),
+            ("0o17", Some(15)),
+            ("017", Some(15)),
+            ("0", Some(0)),
+            ("1_000", Some(1000)),
+            ("0x_1", Some(1)),
+            ("1__0", None),
+            ("_1", None),
+            ("0x", None),
+            ("09", None),
+            ("+-1", None),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_int(text, 0), want, "{text}");
+        }
+        assert_eq!(parse_int("777", 8), Some(511));
+        assert_eq!(parse_int("1_7", 8), None);
+        assert_eq!(parse_int("0o7", 8), None);
+    }
+
+    #[test]
+    fn floats_follow_parse_float() {
+        let cases = [
+            ("1.5", Some(1.5)),
+            (".5", Some(0.5)),
+            ("1.", Some(1.0)),
+            ("1_0.5", Some(10.5)),
+            ("0x1.8p1", Some(3.0)),
+            ("0x1p-1074", Some(f64::from_bits(1))),
+            ("0x1p-1075", Some(0.0)),
+            ("1e-400", Some(0.0)),
+            ("1e400", None),
+            ("0x10", None),
+            ("+nan", None),
+            ("infin", None),
+            (" 1", None),
+            ("1_", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_float(text), want, "{text}");
+        }
+        assert_eq!(parse_float("-Infinity"), Some(f64::NEG_INFINITY));
+        assert!(parse_float("NaN").is_some_and(f64::is_nan));
+        assert!(parse_float("-0").is_some_and(|f| f == 0.0 && f.is_sign_negative()));
+    }
+
+    #[test]
+    fn out_of_range_floats_become_the_smallest_int() {
+        assert_eq!(float_to_int(1e19), i64::MIN);
+        assert_eq!(float_to_int(-1e19), i64::MIN);
+        assert_eq!(float_to_int(f64::NAN), i64::MIN);
+        assert_eq!(float_to_int(-2.9), -2);
+        assert_eq!(trim_zero_decimal("12.00"), "12");
+        assert_eq!(trim_zero_decimal("1.0.0"), "1.0");
+        assert_eq!(trim_zero_decimal("10."), "10.");
+    }
+}

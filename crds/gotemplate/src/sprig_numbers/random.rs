@@ -5,7 +5,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use crate::call::{build, Cx, FResult};
-use crate::value::{lossy_chars, Str, Value};
+use crate::value::{lossy_chars, Limit, Str, Value};
 use crate::MAX_VALUE_BYTES;
 
 /// Random bytes drawn from the CSPRNG a block at a time.
@@ -107,12 +107,15 @@ pub(super) fn string(alphabet: Alphabet, count: i64, cx: &mut Cx) -> FResult {
 
 /// Refuses, before any work, a result larger than a value may be or the budget allows.
 fn check_size(len: usize, cx: &Cx) -> Result<(), String> {
-    let mut probe = cx.buf();
-    if len > MAX_VALUE_BYTES.min(cx.remaining) {
-        // The buffer names the limit that applies.
-        probe.push_repeated(0, len)?;
+    if len <= cx.remaining.min(MAX_VALUE_BYTES) {
+        return Ok(());
     }
-    Ok(())
+    let limit = if cx.remaining < MAX_VALUE_BYTES {
+        Limit::Work
+    } else {
+        Limit::Value
+    };
+    Err(limit.to_string())
 }
 
 /// `rand.Intn(max-min) + min`, which panics unless `max > min` (in wrapping arithmetic).
