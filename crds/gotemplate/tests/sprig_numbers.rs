@@ -180,3 +180,93 @@ fn fail_reports_the_message() {
     let e = err(r#"{{ fail "two\nlines\r" }}"#);
     assert!(e.ends_with(r"error calling fail: two\nlines\r"), "{e}");
 }
+
+/// The group's functions on arbitrary arguments: each renders or fails with a one-line error,
+/// never panics (arithmetic overflow included), and stays fast.
+mod arbitrary {
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "add",
+        "add1",
+        "add1f",
+        "addf",
+        "sub",
+        "subf",
+        "mul",
+        "mulf",
+        "div",
+        "divf",
+        "mod",
+        "max",
+        "maxf",
+        "min",
+        "minf",
+        "ceil",
+        "floor",
+        "round",
+        "int",
+        "int64",
+        "float64",
+        "toDecimal",
+        "seq",
+        "until",
+        "untilStep",
+        "biggest",
+        "kindIs",
+        "kindOf",
+        "typeIs",
+        "typeIsLike",
+        "typeOf",
+        "deepEqual",
+        "randAlpha",
+        "randAlphaNum",
+        "randAscii",
+        "randNumeric",
+        "randInt",
+        "randBytes",
+        "shuffle",
+        "uuidv4",
+    ];
+
+    fn argument() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            (-20i64..20).prop_map(|n| n.to_string()),
+            any::<f64>()
+                .prop_filter("a Go float literal", |f| f.is_finite())
+                .prop_map(|f| format!("{f:?}")),
+            "[-+0-9a-fA-FxXoObBpPeE._ ]{0,12}".prop_map(|s| format!("{s:?}")),
+            prop::sample::select(vec![
+                "nil",
+                "true",
+                ".",
+                ".unicode",
+                "(list 1 2.5 \"x\")",
+                "(dict \"a\" 1)",
+                "(float64 \"nan\")",
+                "(float64 \"-inf\")",
+                "1e308",
+                "5e-324",
+                "-0.0",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn calls_render_or_fail_on_one_line(
+            name in prop::sample::select(NAMES),
+            args in prop::collection::vec(argument(), 0..5),
+        ) {
+            let template = format!("{{{{ {name} {} }}}}", args.join(" "));
+            let started = std::time::Instant::now();
+            if let Err(e) = super::render(&template) {
+                prop_assert!(e.starts_with("template: ") && !e.contains('\n'), "{e}");
+            }
+            prop_assert!(started.elapsed() < std::time::Duration::from_secs(1), "{template}");
+        }
+    }
+}
