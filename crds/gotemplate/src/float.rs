@@ -14,7 +14,7 @@ fn decimal_digits(f: f64, significant: Option<usize>) -> (Vec<u8>, i32) {
         return (Vec::new(), 0);
     }
     let text = match significant {
-        None => format!("{f:e}"),
+        None => shortest(f),
         // An f64 has at most 767 significant decimal digits: past them the digits are zeros,
         // which `fmt_e` and `fmt_f` supply (std's formatter panics past 65535).
         Some(n) => format!("{:.*e}", n.clamp(1, MAX_SIGNIFICANT) - 1, f),
@@ -23,6 +23,22 @@ fn decimal_digits(f: f64, significant: Option<usize>) -> (Vec<u8>, i32) {
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits = mantissa.bytes().filter(u8::is_ascii_digit).collect();
     (digits, exp + 1)
+}
+
+/// `f` as `{:e}` writes it, the shortest digits that read back as `f`, except that a tie
+/// between two such digit strings goes to the even one, as in Go's `strconv` (std rounds up:
+/// 1000000000000001.25 is `1.0000000000000012e15` in Go, `…13e15` in std).
+pub(super) fn shortest(f: f64) -> String {
+    let text = format!("{f:e}");
+    let mantissa = text.split('e').next().unwrap_or_default();
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count();
+    let even = format!("{:.*e}", digits.saturating_sub(1), f);
+    let exact = even.split('e').next().is_some_and(|m| !m.ends_with('0'));
+    if exact && even.parse::<f64>().ok() == Some(f) {
+        even
+    } else {
+        text
+    }
 }
 
 fn fmt_e(digits: &[u8], dp: i32, prec: usize, e: u8) -> String {
