@@ -102,6 +102,8 @@ mod exec;
 mod float;
 mod format;
 mod funcs;
+mod golayout;
+mod gotime;
 mod json;
 mod lex;
 mod literal;
