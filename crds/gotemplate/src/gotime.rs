@@ -317,12 +317,12 @@ pub(super) fn abs_date(abs: u64) -> Date {
     let mut y = 400 * (d / DAYS_400);
     d %= DAYS_400;
     // The last year of each cycle is a leap year: its last day must not start a new cycle.
-    let n = d / DAYS_100 - (d / DAYS_100 >> 2);
+    let n = d / DAYS_100 - ((d / DAYS_100) >> 2);
     y += 100 * n;
     d -= DAYS_100 * n;
     y += 4 * (d / DAYS_4);
     d %= DAYS_4;
-    let n = d / 365 - (d / 365 >> 2);
+    let n = d / 365 - ((d / 365) >> 2);
     y += n;
     d -= 365 * n;
     let year = (y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR);
