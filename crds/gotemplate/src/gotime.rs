@@ -101,12 +101,18 @@ fn read_zone(name: &str, path: &str) -> Option<(TimeZone, usize)> {
     Some((tz, data.len()))
 }
 
+/// The zone in effect at `unix`. Past the database's range (year 9999), the zone's rule for
+/// the far future repeats every 400 years, as the calendar does; before it, the earliest zone
+/// holds.
 fn tz_lookup(tz: &TimeZone, unix: i64) -> (String, i32) {
-    let ts = Timestamp::from_second(unix).unwrap_or(if unix < 0 {
-        Timestamp::MIN
+    const CYCLE: i64 = 146_097 * 86_400;
+    let max = Timestamp::MAX.as_second();
+    let unix = if unix > max {
+        unix - ((unix - max) / CYCLE + 1) * CYCLE
     } else {
-        Timestamp::MAX
-    });
+        unix
+    };
+    let ts = Timestamp::from_second(unix).unwrap_or(Timestamp::MIN);
     let info = tz.to_offset_info(ts);
     (info.abbreviation().to_owned(), info.offset().seconds())
 }

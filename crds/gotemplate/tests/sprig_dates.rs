@@ -54,10 +54,16 @@ fn ago_and_duration_round_measure_from_now() {
     assert_eq!(ok("{{ now | dateModify \"1h\" | ago }}"), "-1h0m0s");
     assert_eq!(ok("{{ $t := now }}{{ ago $t }}"), "0s");
     assert_eq!(ok("{{ now | dateModify \"-49h\" | durationRound }}"), "2d");
-    assert_eq!(ok("{{ now | dateModify \"-800h\" | durationRound }}"), "1mo");
+    assert_eq!(
+        ok("{{ now | dateModify \"-800h\" | durationRound }}"),
+        "1mo"
+    );
     let ago = ok(&format!("{{{{ ago {} }}}}", unix_now() - 3725));
     assert!(ago == "1h2m5s" || ago == "1h2m6s", "{ago}");
-    assert_eq!(ok("{{ ago (toDate \"2006\" \"2400\") }}"), "-2562047h47m16.854775808s");
+    assert_eq!(
+        ok("{{ ago (toDate \"2006\" \"2400\") }}"),
+        "-2562047h47m16.854775808s"
+    );
 }
 
 #[test]
