@@ -18,6 +18,10 @@ const LONG_MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
+const SHORT_MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const SHORT_DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const LONG_DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
@@ -215,11 +219,11 @@ pub(super) fn format(buf: &mut Buf, t: &Time, mut layout: &[u8]) -> Result<(), O
         match std {
             Std::Year => push_int(buf, date.year.abs() % 100, 2)?,
             Std::LongYear => push_int(buf, date.year, 4)?,
-            Std::Month => buf.push_str(&LONG_MONTHS[date.month - 1][..3])?,
+            Std::Month => buf.push_str(SHORT_MONTHS[date.month - 1])?,
             Std::LongMonth => buf.push_str(LONG_MONTHS[date.month - 1])?,
             Std::NumMonth => push_uint(buf, date.month as u64, 0)?,
             Std::ZeroMonth => push_uint(buf, date.month as u64, 2)?,
-            Std::WeekDay => buf.push_str(&LONG_DAYS[abs_weekday(abs)][..3])?,
+            Std::WeekDay => buf.push_str(SHORT_DAYS[abs_weekday(abs)])?,
             Std::LongWeekDay => buf.push_str(LONG_DAYS[abs_weekday(abs)])?,
             Std::Day => push_uint(buf, date.day, 0)?,
             Std::UnderDay => {
@@ -473,7 +477,29 @@ pub(super) fn parse(mut layout: &[u8], mut value: &[u8]) -> Option<Time> {
 
 /// Reads one element into `f`; the rest of `value`, `None` on an error.
 fn parse_std<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Option<&'a [u8]> {
-    let in_range = |v: i64, lo: i64, hi: i64| (lo..=hi).contains(&v).then_some(v);
+    match std {
+        Std::Num { style, iso } => parse_offset(f, style, iso, value),
+        Std::Tz => parse_zone_name(f, value),
+        Std::Frac { digits, trim, .. } => parse_frac(f, digits, trim, value),
+        Std::Hour
+        | Std::Hour12
+        | Std::ZeroHour12
+        | Std::Minute
+        | Std::ZeroMinute
+        | Std::Second
+        | Std::ZeroSecond
+        | Std::Pm
+        | Std::LowerPm => parse_clock(f, std, value, layout),
+        _ => parse_date(f, std, value),
+    }
+}
+
+fn in_range(v: i64, lo: i64, hi: i64) -> Option<i64> {
+    (lo..=hi).contains(&v).then_some(v)
+}
+
+/// A year, month, day, day of the year or weekday.
+fn parse_date<'a>(f: &mut Fields, std: Std, value: &'a [u8]) -> Option<&'a [u8]> {
     let rest = match std {
         Std::Year => {
             let year = atoi(value.get(..2)?)?;
@@ -488,12 +514,12 @@ fn parse_std<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Op
             &value[4..]
         }
         Std::Month | Std::LongMonth => {
-            let names: Vec<&str> = if std == Std::Month {
-                LONG_MONTHS.iter().map(|m| &m[..3]).collect()
+            let names = if std == Std::Month {
+                &SHORT_MONTHS
             } else {
-                LONG_MONTHS.to_vec()
+                &LONG_MONTHS
             };
-            let (i, rest) = lookup(&names, value)?;
+            let (i, rest) = lookup(names, value)?;
             f.month = Some(i as i64 + 1);
             rest
         }
@@ -502,20 +528,8 @@ fn parse_std<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Op
             f.month = Some(in_range(m, 1, 12)?);
             rest
         }
-        Std::WeekDay => {
-            let names: Vec<&str> = LONG_DAYS.iter().map(|d| &d[..3]).collect();
-            lookup(&names, value)?.1
-        }
+        Std::WeekDay => lookup(&SHORT_DAYS, value)?.1,
         Std::LongWeekDay => lookup(&LONG_DAYS, value)?.1,
-        Std::Day | Std::UnderDay | Std::ZeroDay => {
-            let value = match value {
-                [b' ', rest @ ..] if std == Std::UnderDay => rest,
-                _ => value,
-            };
-            let (d, rest) = getnum(value, std == Std::ZeroDay)?;
-            f.day = Some(d);
-            rest
-        }
         Std::UnderYearDay | Std::ZeroYearDay => {
             let mut value = value;
             for _ in 0..2 {
@@ -527,6 +541,23 @@ fn parse_std<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Op
             f.yday = Some(d);
             rest
         }
+        // Day, UnderDay, ZeroDay: any one or two digits, checked against the month at the end.
+        _ => {
+            let value = match value {
+                [b' ', rest @ ..] if std == Std::UnderDay => rest,
+                _ => value,
+            };
+            let (d, rest) = getnum(value, std == Std::ZeroDay)?;
+            f.day = Some(d);
+            rest
+        }
+    };
+    Some(rest)
+}
+
+/// An hour, minute, second or AM/PM.
+fn parse_clock<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Option<&'a [u8]> {
+    let rest = match std {
         Std::Hour => {
             let (h, rest) = getnum(value, false)?;
             f.hour = in_range(h, 0, 23)?;
@@ -547,57 +578,56 @@ fn parse_std<'a>(f: &mut Fields, std: Std, value: &'a [u8], layout: &[u8]) -> Op
             f.sec = in_range(s, 0, 59)?;
             extra_fraction(f, rest, layout)?
         }
-        Std::Pm | Std::LowerPm => {
+        // Pm, LowerPm.
+        _ => {
             let (am, pm): (&[u8], &[u8]) = if std == Std::Pm {
                 (b"AM", b"PM")
             } else {
                 (b"am", b"pm")
             };
             let p = value.get(..2)?;
-            f.pm |= p == pm;
-            f.am |= p == am;
             if p != am && p != pm {
                 return None;
             }
+            f.pm |= p == pm;
+            f.am |= p == am;
             &value[2..]
-        }
-        Std::Num { style, iso } => parse_offset(f, style, iso, value)?,
-        Std::Tz => {
-            if let Some(rest) = value.strip_prefix(b"UTC") {
-                f.utc = true;
-                rest
-            } else {
-                let n = zone_name_len(value)?;
-                f.zone_name = value[..n].to_vec();
-                &value[n..]
-            }
-        }
-        Std::Frac {
-            digits,
-            trim: false,
-            ..
-        } => {
-            let n = 1 + digits;
-            if value.len() < n {
-                return None;
-            }
-            f.nsec = nanoseconds(value, n)?;
-            &value[n..]
-        }
-        Std::Frac { trim: true, .. } => {
-            if value.len() < 2 || !matches!(value[0], b'.' | b',') || !digit_at(value, 1) {
-                return Some(value);
-            }
-            let n = value[1..]
-                .iter()
-                .take(9)
-                .take_while(|c| c.is_ascii_digit())
-                .count();
-            f.nsec = nanoseconds(value, 1 + n)?;
-            &value[1 + n..]
         }
     };
     Some(rest)
+}
+
+/// `MST`: `UTC`, or what looks like a zone abbreviation.
+fn parse_zone_name<'a>(f: &mut Fields, value: &'a [u8]) -> Option<&'a [u8]> {
+    if let Some(rest) = value.strip_prefix(b"UTC") {
+        f.utc = true;
+        return Some(rest);
+    }
+    let n = zone_name_len(value)?;
+    f.zone_name = value[..n].to_vec();
+    Some(&value[n..])
+}
+
+/// `.000` takes exactly its digits; `.999` takes any number, or none.
+fn parse_frac<'a>(f: &mut Fields, digits: usize, trim: bool, value: &'a [u8]) -> Option<&'a [u8]> {
+    if !trim {
+        let n = 1 + digits;
+        if value.len() < n {
+            return None;
+        }
+        f.nsec = nanoseconds(value, n)?;
+        return Some(&value[n..]);
+    }
+    if value.len() < 2 || !matches!(value[0], b'.' | b',') || !digit_at(value, 1) {
+        return Some(value);
+    }
+    let n = value[1..]
+        .iter()
+        .take(9)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    f.nsec = nanoseconds(value, 1 + n)?;
+    Some(&value[1 + n..])
 }
 
 /// After seconds: a fraction the layout does not ask for is read anyway.

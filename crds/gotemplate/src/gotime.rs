@@ -25,6 +25,9 @@ const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
 /// Seconds from the absolute zero to January 1 of year 1 (365.2425 days a year).
 const INTERNAL_TO_ABSOLUTE: i64 = -((ABSOLUTE_ZERO_YEAR - 1) * 31_556_952);
 const UNIX_TO_ABSOLUTE: i64 = UNIX_TO_INTERNAL + INTERNAL_TO_ABSOLUTE;
+/// Seconds from January 1 of year 1 to 1885, where the 33 bits of seconds that Go keeps
+/// beside a monotonic reading start.
+const WALL_TO_INTERNAL: i64 = (1884 * 365 + 1884 / 4 - 1884 / 100 + 1884 / 400) * 86_400;
 /// The largest zone file read, as Go's `readFile`.
 const MAX_ZONE_FILE: u64 = 10 << 20;
 /// Where Go looks for zone files on Unix.
@@ -281,10 +284,15 @@ impl Time {
         } else {
             -i64::MAX
         };
+        // Go drops the monotonic reading when it overflows or the wall clock leaves its range.
+        let wall_fits = (0..1 << 33).contains(&sec.wrapping_sub(WALL_TO_INTERNAL));
         Self {
             sec,
             nsec: u32::try_from(nsec).unwrap_or(0),
-            mono: self.mono.and_then(|m| m.checked_add(d)),
+            mono: self
+                .mono
+                .and_then(|m| m.checked_add(d))
+                .filter(|_| wall_fits),
             zone: self.zone.clone(),
         }
     }

@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use super::call::{arg, build, text, Cx, FResult};
+use super::call::{arg, build, bytes, text, Cx, FResult};
 use super::golayout;
 use super::gotime::{
     abs_clock, abs_date, duration_round, duration_string, parse_duration, Time, Zone, SECOND,
@@ -94,14 +94,17 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::Now => Ok(time_value(Time::now())),
         F::Ago => {
             let since = moment(f, arg(args, 0))?.since();
-            Ok(Value::text(&duration_string(duration_round(since, SECOND))))
+            bytes(
+                duration_string(duration_round(since, SECOND)).as_bytes(),
+                cx,
+            )
         }
-        F::Duration => Ok(Value::text(&duration_string(seconds(arg(args, 0))?))),
-        F::DurationRound => Ok(Value::text(&round_coarsely(nanoseconds(arg(args, 0))?))),
+        F::Duration => bytes(duration_string(seconds(arg(args, 0))?).as_bytes(), cx),
+        F::DurationRound => bytes(round_coarsely(nanoseconds(arg(args, 0))?).as_bytes(), cx),
         F::ToDate | F::MustToDate => golayout::parse(text(args, 0)?, text(args, 1)?)
             .map(time_value)
             .ok_or_else(|| format!("{}: the value does not match the layout", f.name())),
-        F::UnixEpoch => Ok(Value::text(&time(args, 0)?.unix_seconds().to_string())),
+        F::UnixEpoch => bytes(time(args, 0)?.unix_seconds().to_string().as_bytes(), cx),
     }
 }
 

@@ -35,6 +35,17 @@ fn now_prints_as_go_with_a_monotonic_reading() {
     assert!(wall.ends_with(" +0000 UTC"), "{out}");
     let (secs, nanos) = mono.split_once('.').expect("m=+s.nnnnnnnnn");
     assert!(secs.parse::<u64>().is_ok() && nanos.len() == 9, "{out}");
+    let later = ok("{{ now | dateModify \"1000000h\" }}");
+    assert!(later.contains(" m=+3600000000."), "{later}");
+    // Past 2157 (or before 1885) Go keeps no monotonic reading; nor after `UTC`.
+    for t in [
+        "{{ now | dateModify \"1500000h\" }}",
+        "{{ now | dateModify \"-1500000h\" }}",
+        "{{ now.UTC }}",
+    ] {
+        let out = ok(t);
+        assert!(!out.contains(" m="), "{t}: {out}");
+    }
     let year = ok("{{ now | date \"2006\" }}");
     let expected = ok(&format!("{{{{ date \"2006\" {} }}}}", unix_now()));
     assert_eq!(year, expected);
