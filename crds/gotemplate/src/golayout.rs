@@ -708,7 +708,7 @@ fn build(mut f: Fields) -> Option<Time> {
     }
     if !name.is_empty() {
         let t = civil(Zone::Utc);
-        if let Some(offset) = local_offset_named(&name, t.unix_seconds()) {
+        if let Some(offset) = Zone::Local.offset_named(&name, t.unix_seconds()) {
             return Some(t.add(-offset * super::gotime::SECOND).in_zone(Zone::Local));
         }
         let offset = match name.strip_prefix("GMT") {
@@ -722,22 +722,6 @@ fn build(mut f: Fields) -> Option<Time> {
 
 fn fixed(name: String, offset: i64) -> Zone {
     Zone::Fixed(std::rc::Rc::new((name, i32::try_from(offset).unwrap_or(0))))
-}
-
-/// Go's `Location.lookupName` for `Local`: the offset of the local zone called `name` around
-/// `unix` (the zone in effect then, or an hour either side).
-fn local_offset_named(name: &str, unix: i64) -> Option<i64> {
-    let (n, offset) = Zone::Local.lookup(unix);
-    if n == name {
-        let (n2, offset2) = Zone::Local.lookup(unix - i64::from(offset));
-        if n2 == name {
-            return Some(i64::from(offset2));
-        }
-    }
-    [-3600, 3600].into_iter().find_map(|shift| {
-        let (n, offset) = Zone::Local.lookup(unix + shift);
-        (n == name).then_some(i64::from(offset))
-    })
 }
 
 /// A day of the year as month and day, checked against a month and day also parsed.

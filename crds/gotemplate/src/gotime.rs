@@ -92,6 +92,47 @@ impl Zone {
     }
 }
 
+impl Zone {
+    /// Go's `Location.lookupName`: the offset of the zone's abbreviation `name` for the local
+    /// time `unix` (read as UTC): one in effect then if there is one, else any by that name
+    /// (the nearest in time, among the transitions around `unix`).
+    pub(super) fn offset_named(&self, name: &str, unix: i64) -> Option<i64> {
+        const AROUND: usize = 128;
+        let tz = match self {
+            Self::Local => local()?,
+            Self::Loaded(tz) => tz,
+            Self::Utc | Self::Fixed(_) => {
+                let (n, offset) = self.lookup(unix);
+                return (n == name).then_some(i64::from(offset));
+            }
+        };
+        let ts = Timestamp::from_second(unix).unwrap_or(Timestamp::MIN);
+        let offset_if_named = |t: jiff::tz::TimeZoneTransition<'_>| {
+            (t.abbreviation() == name).then(|| i64::from(t.offset().seconds()))
+        };
+        let before: Vec<_> = tz.preceding(ts).take(AROUND).map(offset_if_named).collect();
+        let after: Vec<_> = tz.following(ts).take(AROUND).map(offset_if_named).collect();
+        let (now_name, now_offset) = tz_lookup(tz, unix);
+        let now = (now_name == name).then_some(i64::from(now_offset));
+        let nearest_first = (0..before.len().max(after.len())).flat_map(|i| {
+            [
+                before.get(i).copied().flatten(),
+                after.get(i).copied().flatten(),
+            ]
+        });
+        let mut offsets: Vec<i64> = std::iter::once(now)
+            .chain(nearest_first)
+            .flatten()
+            .collect();
+        offsets.dedup();
+        let in_effect = offsets
+            .iter()
+            .copied()
+            .find(|&offset| tz_lookup(tz, unix - offset).0 == name);
+        in_effect.or(offsets.first().copied())
+    }
+}
+
 /// A zone file, parsed; `None` when it is missing, too large or not TZif.
 fn read_zone(name: &str, path: &str) -> Option<(TimeZone, usize)> {
     let file = std::fs::File::open(path).ok()?;
