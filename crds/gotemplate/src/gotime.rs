@@ -1,20 +1,15 @@
-//! Go's `time.Time`, `time.Location` and `time.Duration`, as far as sprig's date functions use
-//! them.
+//! Go's `time.Time` and `time.Duration`, as far as sprig's date functions use them.
 //!
 //! A [`Time`] holds what Go's does: seconds since January 1 of year 1 (wrapping like Go's
-//! `int64`), nanoseconds, the location and, for `now`, a monotonic clock reading. A [`Zone`] is
-//! `UTC`, `Local` (read once, from `TZ` or `/etc/localtime`, as Go does), a location loaded
-//! from the system's IANA database (`/usr/share/zoneinfo`), or a fixed offset made by parsing.
-//! Calendar arithmetic runs on Go's unsigned "absolute" seconds, so even dates hundreds of
-//! billions of years away come out as Go prints them. A duration is an `i64` of nanoseconds.
+//! `int64`), nanoseconds, the location ([`Zone`], in `gozone.rs`) and, for `now`, a monotonic
+//! clock reading. Calendar arithmetic runs on Go's unsigned "absolute" seconds, so even dates
+//! hundreds of billions of years away come out as Go prints them. A duration is an `i64` of
+//! nanoseconds.
 
-use std::io::Read;
-use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
+pub(super) use super::gozone::Zone;
 
 pub(super) const SECOND: i64 = 1_000_000_000;
 const SECONDS_PER_DAY: u64 = 86_400;
@@ -28,163 +23,6 @@ const UNIX_TO_ABSOLUTE: i64 = UNIX_TO_INTERNAL + INTERNAL_TO_ABSOLUTE;
 /// Seconds from January 1 of year 1 to 1885, where the 33 bits of seconds that Go keeps
 /// beside a monotonic reading start.
 const WALL_TO_INTERNAL: i64 = (1884 * 365 + 1884 / 4 - 1884 / 100 + 1884 / 400) * 86_400;
-/// The largest zone file read, as Go's `readFile`.
-const MAX_ZONE_FILE: u64 = 10 << 20;
-/// Where Go looks for zone files on Unix.
-const ZONE_SOURCES: [&str; 3] = [
-    "/usr/share/zoneinfo/",
-    "/usr/share/lib/zoneinfo/",
-    "/usr/lib/locale/TZ/",
-];
-
-/// A `time.Location`. Loaded and fixed zones are compared by identity, as Go compares the
-/// pointers.
-#[derive(Clone)]
-pub(super) enum Zone {
-    Utc,
-    Local,
-    Loaded(Rc<TimeZone>),
-    /// A zone made by parsing: its abbreviation (maybe empty) and offset east of UTC.
-    Fixed(Rc<(String, i32)>),
-}
-
-impl PartialEq for Zone {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Utc, Self::Utc) | (Self::Local, Self::Local) => true,
-            (Self::Loaded(a), Self::Loaded(b)) => Rc::ptr_eq(a, b),
-            (Self::Fixed(a), Self::Fixed(b)) => Rc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
-impl Zone {
-    /// `time.LoadLocation`, and the bytes of zone data it read. `None` for a name Go refuses or
-    /// cannot find.
-    pub(super) fn load(name: &[u8]) -> Option<(Self, usize)> {
-        match name {
-            b"" | b"UTC" => return Some((Self::Utc, 0)),
-            b"Local" => return Some((Self::Local, 0)),
-            _ => {}
-        }
-        let name = std::str::from_utf8(name).ok()?;
-        if name.contains("..") || name.starts_with(['/', '\\']) {
-            return None;
-        }
-        let (tz, read) = ZONE_SOURCES
-            .iter()
-            .find_map(|dir| read_zone(name, &format!("{dir}{name}")))?;
-        Some((Self::Loaded(Rc::new(tz)), read))
-    }
-
-    /// The abbreviation and offset (seconds east of UTC) in effect at `unix` seconds.
-    pub(super) fn lookup(&self, unix: i64) -> (String, i32) {
-        match self {
-            Self::Utc => ("UTC".to_owned(), 0),
-            Self::Local => match local() {
-                Some(tz) => tz_lookup(tz, unix),
-                None => ("UTC".to_owned(), 0),
-            },
-            Self::Loaded(tz) => tz_lookup(tz, unix),
-            Self::Fixed(fixed) => (fixed.0.clone(), fixed.1),
-        }
-    }
-}
-
-impl Zone {
-    /// Go's `Location.lookupName`: the offset of the zone's abbreviation `name` for the local
-    /// time `unix` (read as UTC): one in effect then if there is one, else any by that name
-    /// (the nearest in time, among the transitions around `unix`).
-    pub(super) fn offset_named(&self, name: &str, unix: i64) -> Option<i64> {
-        const AROUND: usize = 128;
-        let tz = match self {
-            Self::Local => local()?,
-            Self::Loaded(tz) => tz,
-            Self::Utc | Self::Fixed(_) => {
-                let (n, offset) = self.lookup(unix);
-                return (n == name).then_some(i64::from(offset));
-            }
-        };
-        let ts = Timestamp::from_second(unix).unwrap_or(Timestamp::MIN);
-        let offset_if_named = |t: jiff::tz::TimeZoneTransition<'_>| {
-            (t.abbreviation() == name).then(|| i64::from(t.offset().seconds()))
-        };
-        let before: Vec<_> = tz.preceding(ts).take(AROUND).map(offset_if_named).collect();
-        let after: Vec<_> = tz.following(ts).take(AROUND).map(offset_if_named).collect();
-        let (now_name, now_offset) = tz_lookup(tz, unix);
-        let now = (now_name == name).then_some(i64::from(now_offset));
-        let nearest_first = (0..before.len().max(after.len())).flat_map(|i| {
-            [
-                before.get(i).copied().flatten(),
-                after.get(i).copied().flatten(),
-            ]
-        });
-        let mut offsets: Vec<i64> = std::iter::once(now)
-            .chain(nearest_first)
-            .flatten()
-            .collect();
-        offsets.dedup();
-        let in_effect = offsets
-            .iter()
-            .copied()
-            .find(|&offset| tz_lookup(tz, unix - offset).0 == name);
-        in_effect.or(offsets.first().copied())
-    }
-}
-
-/// A zone file, parsed; `None` when it is missing, too large or not TZif.
-fn read_zone(name: &str, path: &str) -> Option<(TimeZone, usize)> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut data = Vec::new();
-    file.take(MAX_ZONE_FILE + 1).read_to_end(&mut data).ok()?;
-    if data.len() as u64 > MAX_ZONE_FILE {
-        return None;
-    }
-    let tz = TimeZone::tzif(name, &data).ok()?;
-    Some((tz, data.len()))
-}
-
-/// The zone in effect at `unix`. Past the database's range (year 9999), the zone's rule for
-/// the far future repeats every 400 years, as the calendar does; before it, the earliest zone
-/// holds.
-fn tz_lookup(tz: &TimeZone, unix: i64) -> (String, i32) {
-    const CYCLE: i64 = 146_097 * 86_400;
-    let max = Timestamp::MAX.as_second();
-    let unix = if unix > max {
-        unix - ((unix - max) / CYCLE + 1) * CYCLE
-    } else {
-        unix
-    };
-    let ts = Timestamp::from_second(unix).unwrap_or(Timestamp::MIN);
-    let info = tz.to_offset_info(ts);
-    (info.abbreviation().to_owned(), info.offset().seconds())
-}
-
-/// Go's `time.Local`, loaded once: `$TZ` (empty: UTC; a name or an absolute path, maybe after
-/// a `:`), else `/etc/localtime`; `None` stands for Go's fallback to UTC.
-fn local() -> Option<&'static TimeZone> {
-    static LOCAL: OnceLock<Option<TimeZone>> = OnceLock::new();
-    LOCAL
-        .get_or_init(|| match std::env::var_os("TZ") {
-            None => read_zone("Local", "/etc/localtime").map(|(tz, _)| tz),
-            Some(tz) => {
-                let tz = tz.to_str()?;
-                let tz = tz.strip_prefix(':').unwrap_or(tz);
-                if tz.starts_with('/') {
-                    read_zone(tz, tz).map(|(tz, _)| tz)
-                } else if tz.is_empty() || tz == "UTC" {
-                    None
-                } else {
-                    ZONE_SOURCES
-                        .iter()
-                        .find_map(|dir| read_zone(tz, &format!("{dir}{tz}")))
-                        .map(|(tz, _)| tz)
-                }
-            }
-        })
-        .as_ref()
-}
 
 /// A `time.Time`.
 #[derive(Clone, PartialEq)]

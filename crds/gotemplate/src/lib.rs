@@ -104,6 +104,7 @@ mod format;
 mod funcs;
 mod golayout;
 mod gotime;
+mod gozone;
 mod json;
 mod lex;
 mod literal;
