@@ -114,3 +114,25 @@ proptest! {
         prop_assert_eq!(ok(&t), (946_684_800 + secs).to_string());
     }
 }
+
+#[test]
+fn large_layouts_stay_within_the_bounds() {
+    let start = std::time::Instant::now();
+    let out = ok("{{ date (repeat 50000 \"Jan 2006 .000 \") 0 | len }}");
+    assert_eq!(out, "700000");
+    let too_long = render("{{ date (repeat 150000 \"Monday\") 0 }}");
+    assert!(
+        too_long.is_err_and(|e| e.contains("exceeds")),
+        "Thursday is longer than Monday"
+    );
+    let parsed = ok(
+        "{{ $l := repeat 20000 \"5 \" }}{{ $v := repeat 20000 \"1.5 \" }}{{ toDate $l $v | unixEpoch }}",
+    );
+    assert_eq!(parsed, "-62167219199");
+    let one = ok("{{ range splitList \",\" (repeat 3 \"x,\") }}{{ htmlDateInZone 0 \"Asia/Tokyo\" }}{{ end }}");
+    assert_eq!(one, "1970-01-01".repeat(4));
+    let zones = render("{{ range splitList \",\" (repeat 100000 \"x,\") }}{{ htmlDateInZone 0 \"America/New_York\" }}{{ end }}");
+    // Each call reads a zone file (charged to the work budget) until a limit stops it.
+    assert!(zones.is_err(), "100000 zone loads");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+}
