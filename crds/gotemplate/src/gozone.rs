@@ -1,8 +1,8 @@
 //! Go's `time.Location`: `UTC`, `Local`, a zone of the system's IANA database, or a fixed
 //! offset made by parsing.
 //!
-//! Zone files are read where Go reads them (`/usr/share/zoneinfo/` and the other Unix
-//! directories; `Local` from `$TZ` or `/etc/localtime`, once). `jiff` answers which zone is in
+//! Zone files are read where Go reads them (`$ZONEINFO`, `/usr/share/zoneinfo/` and the other
+//! Unix directories; `Local` from `$TZ` or `/etc/localtime`, once). `jiff` answers which zone is in
 //! effect at an instant; the file's own list of zones (Go's `Location.zone`, which parsing a
 //! zone abbreviation searches) is read here.
 
@@ -63,7 +63,12 @@ impl Zone {
         if name.contains("..") || name.starts_with(['/', '\\']) {
             return None;
         }
-        let (location, read) = from_sources(name)?;
+        // Go looks in `$ZONEINFO` first (a directory; zip files are not read here).
+        let from_env = std::env::var("ZONEINFO")
+            .ok()
+            .filter(|dir| !dir.is_empty())
+            .and_then(|dir| read_zone(name, &format!("{dir}/{name}")));
+        let (location, read) = from_env.or_else(|| from_sources(name))?;
         Some((Self::Loaded(Rc::new(location)), read))
     }
 
