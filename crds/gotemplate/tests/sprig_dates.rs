@@ -46,6 +46,7 @@ fn now_prints_as_go_with_a_monotonic_reading() {
         let out = ok(t);
         assert!(!out.contains(" m="), "{t}: {out}");
     }
+    assert_eq!(ok("{{ now.Year }}"), ok("{{ now | date \"2006\" }}"));
     let year = ok("{{ now | date \"2006\" }}");
     let expected = ok(&format!("{{{{ date \"2006\" {} }}}}", unix_now()));
     assert_eq!(year, expected);
