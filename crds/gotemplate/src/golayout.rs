@@ -260,9 +260,15 @@ fn push_offset(buf: &mut Buf, offset: i32, style: Offset, iso: bool) -> Result<(
     if offset == 0 && iso {
         return buf.push(b"Z");
     }
-    buf.push(if offset < 0 { b"-" } else { b"+" })?;
-    let abs = i64::from(offset).abs();
-    let zone = abs / 60;
+    // As Go: the sign is that of the whole minutes, so less than a minute west is "+00:00:-30".
+    let (mut zone, mut seconds) = (i64::from(offset) / 60, i64::from(offset));
+    if zone < 0 {
+        buf.push(b"-")?;
+        zone = -zone;
+        seconds = -seconds;
+    } else {
+        buf.push(b"+")?;
+    }
     push_int(buf, zone / 60, 2)?;
     let colon = matches!(style, Offset::ColonMinutes | Offset::ColonSeconds);
     if colon {
@@ -275,7 +281,7 @@ fn push_offset(buf: &mut Buf, offset: i32, style: Offset, iso: bool) -> Result<(
         if colon {
             buf.push(b":")?;
         }
-        push_int(buf, abs % 60, 2)?;
+        push_int(buf, seconds % 60, 2)?;
     }
     Ok(())
 }
