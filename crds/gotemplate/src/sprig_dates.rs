@@ -1,7 +1,9 @@
 //! sprig's dates and durations: `date`, `dateInZone`, `htmlDate`, `now`, `ago`, `toDate`,
 //! `dateModify`, `duration`, `durationRound`, `unixEpoch`.
 //!
-//! Times are [`Value::Time`] (Go's `time.Time`, see `gotime.rs`); unix seconds are ints. Where
+//! Times are [`Value::Time`] (Go's `time.Time`, see `gotime.rs`; layouts in `golayout.rs`,
+//! zones in `gozone.rs`); unix seconds are ints. [`method`] gives the zero-argument methods
+//! templates call on a time (`{{ now.Year }}`). Where
 //! sprig quietly falls back (an unknown zone to UTC, a bad duration to none, an unparsable
 //! date to the zero time, an argument of another type to the current time or to zero), these
 //! fail instead. sprig reads `duration`'s and `durationRound`'s numbers only as `int64`, not
