@@ -108,6 +108,8 @@ pub(super) fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                 (Value::Int(x), Value::Int(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::Str(x), Value::Str(y)) => x == y,
+                // Go compares the structs: instant, monotonic reading and location.
+                (Value::Time(x), Value::Time(y)) => x == y,
                 (Value::Nil, _) | (_, Value::Nil) => {
                     matches!(a, Value::Nil) && matches!(b, Value::Nil)
                 }

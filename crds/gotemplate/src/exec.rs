@@ -483,6 +483,23 @@ impl State<'_> {
                         }
                     }
                 }
+                Value::Time(t) => match super::sprig_dates::method(t, name) {
+                    Some(_) if args => {
+                        return Err(self.fail_at(
+                            pos,
+                            node,
+                            format_args!("wrong number of args for {name}: want 0"),
+                        ))
+                    }
+                    Some(v) => v,
+                    None => {
+                        return Err(self.fail_at(
+                            pos,
+                            node,
+                            format_args!("can't evaluate field {name} in type time.Time"),
+                        ))
+                    }
+                },
                 other => {
                     return Err(self.fail_at(
                         pos,
@@ -639,7 +656,7 @@ impl State<'_> {
             Ty::Str => format!("expected string; found {node}"),
             Ty::Float => format!("expected float; found {node}"),
             Ty::Uint32 => format!("expected unsigned integer; found {node}"),
-            Ty::Any | Ty::Map | Ty::List => {
+            Ty::Any | Ty::Map | Ty::List | Ty::Time => {
                 format!("can't handle {node} for arg of type {}", ty.name())
             }
         };

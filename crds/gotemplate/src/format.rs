@@ -294,6 +294,7 @@ fn print_arg(buf: &mut Buf, v: &Value, verb: char, sp: &Spec, nested: bool) -> R
         Value::Int(i) => fmt_int(buf, *i, verb, sp),
         Value::Float(f) => fmt_float(buf, *f, verb, sp),
         Value::Str(s) => fmt_str(buf, s, verb, sp),
+        Value::Time(t) => fmt_time(buf, t, verb, sp),
         Value::List(list) => {
             buf.push(b"[")?;
             for (i, item) in list.items.iter().enumerate() {
@@ -317,6 +318,18 @@ fn print_arg(buf: &mut Buf, v: &Value, verb: char, sp: &Spec, nested: bool) -> R
             buf.push(b"]")
         }
     }
+}
+
+/// A `time.Time` is a `fmt.Stringer`: the string verbs print `t.String()`.
+fn fmt_time(buf: &mut Buf, t: &super::gotime::Time, verb: char, sp: &Spec) -> R {
+    if !matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') {
+        return Err(Overflow(Limit::Unsupported(
+            "a verb other than %v %s %q %x of a time",
+        )));
+    }
+    let mut text = Buf::new(usize::MAX, Limit::Value);
+    super::golayout::write_time(&mut text, t)?;
+    fmt_str(buf, &Str::new(text.into_bytes()), verb, sp)
 }
 
 /// `%!d(string=abc)`: the verb does not fit the value. Goes to the output, never to a message.

@@ -53,6 +53,15 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
         Value::Int(i) => buf.push_str(&i.to_string())?,
         Value::Float(f) => buf.push_str(&json_float(*f).ok_or(WriteError::Unsupported)?)?,
         Value::Str(s) => write_string(buf, s.as_bytes(), style.escape_html)?,
+        Value::Time(t) => {
+            // `Time.MarshalJSON`: RFC 3339 with nanoseconds, for years 0 to 9999 only.
+            if !(0..=9999).contains(&t.year()) {
+                return Err(WriteError::Unsupported);
+            }
+            buf.push(b"\"")?;
+            super::golayout::format(buf, t, b"2006-01-02T15:04:05.999999999Z07:00")?;
+            buf.push(b"\"")?;
+        }
         Value::List(list) => {
             buf.push(b"[")?;
             for (i, item) in list.items.iter().enumerate() {

@@ -195,6 +195,8 @@ pub(super) enum Ty {
     Uint32,
     /// `[]interface {}` (not `[]string`); nil is accepted.
     List,
+    /// `time.Time`.
+    Time,
 }
 
 impl Ty {
@@ -208,6 +210,7 @@ impl Ty {
             Self::Float => "float64",
             Self::Uint32 => "uint32",
             Self::List => "[]interface {}",
+            Self::Time => "time.Time",
         }
     }
 
@@ -224,6 +227,7 @@ impl Ty {
                 | (Self::Bool, Value::Bool(_))
                 | (Self::Map, Value::Map(_))
                 | (Self::Float, Value::Float(_))
+                | (Self::Time, Value::Time(_))
         ) || matches!((self, v), (Self::List, Value::List(l)) if !l.is_of_strings())
     }
 }

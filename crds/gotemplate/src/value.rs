@@ -88,6 +88,8 @@ pub(super) enum Value {
     Str(Str),
     List(Rc<List>),
     Map(Rc<Map>),
+    /// Go's `time.Time`.
+    Time(Rc<super::gotime::Time>),
 }
 
 impl Value {
@@ -168,6 +170,7 @@ impl Value {
             Self::List(_) => "[]interface {}",
             Self::Map(m) if m.of_strings => "map[string]string",
             Self::Map(_) => "map[string]interface {}",
+            Self::Time(_) => "time.Time",
         }
     }
 
@@ -181,6 +184,8 @@ impl Value {
             Self::Str(s) => !s.as_bytes().is_empty(),
             Self::List(l) => !l.items.is_empty(),
             Self::Map(m) => !m.entries.is_empty(),
+            // A struct is always true.
+            Self::Time(_) => true,
         }
     }
 }
