@@ -13,6 +13,9 @@
 //! on them alone at about a second of CPU: see [`Heavy`].
 
 mod aes;
+mod certs;
+mod der;
+mod keys;
 
 use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
@@ -33,6 +36,14 @@ pub(super) enum F {
     DerivePassword,
     EncryptAes,
     DecryptAes,
+    GenPrivateKey,
+    BuildCustomCert,
+    GenCa,
+    GenCaWithKey,
+    GenSelfSignedCert,
+    GenSelfSignedCertWithKey,
+    GenSignedCert,
+    GenSignedCertWithKey,
 }
 
 /// The names of this group's functions.
@@ -44,15 +55,34 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("derivePassword", F::DerivePassword),
     ("encryptAES", F::EncryptAes),
     ("decryptAES", F::DecryptAes),
+    ("genPrivateKey", F::GenPrivateKey),
+    ("buildCustomCert", F::BuildCustomCert),
+    ("genCA", F::GenCa),
+    ("genCAWithKey", F::GenCaWithKey),
+    ("genSelfSignedCert", F::GenSelfSignedCert),
+    ("genSelfSignedCertWithKey", F::GenSelfSignedCertWithKey),
+    ("genSignedCert", F::GenSignedCert),
+    ("genSignedCertWithKey", F::GenSignedCertWithKey),
 ];
 
 impl F {
     pub(super) fn sig(self) -> Sig {
-        use Ty::{Str as S, Uint32};
+        use Ty::{Int, List, Map, Str as S, Uint32};
         match self {
-            Self::Adler32sum | Self::Sha512sum | Self::Bcrypt => sig(&[S], None),
-            Self::Htpasswd | Self::EncryptAes | Self::DecryptAes => sig(&[S, S], None),
+            Self::Adler32sum | Self::Sha512sum | Self::Bcrypt | Self::GenPrivateKey => {
+                sig(&[S], None)
+            }
+            Self::Htpasswd | Self::EncryptAes | Self::DecryptAes | Self::BuildCustomCert => {
+                sig(&[S, S], None)
+            }
             Self::DerivePassword => sig(&[Uint32, S, S, S, S], None),
+            Self::GenCa => sig(&[S, Int], None),
+            Self::GenCaWithKey => sig(&[S, Int, S], None),
+            Self::GenSelfSignedCert => sig(&[S, List, List, Int], None),
+            Self::GenSelfSignedCertWithKey => sig(&[S, List, List, Int, S], None),
+            // sprig's `certificate` struct is a map with `Cert` and `Key` here.
+            Self::GenSignedCert => sig(&[S, List, List, Int, Map], None),
+            Self::GenSignedCertWithKey => sig(&[S, List, List, Int, Map, S], None),
         }
     }
 }
@@ -69,29 +99,39 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::DerivePassword => derive_password(args, cx),
         F::EncryptAes => aes::encrypt(text(args, 0)?, text(args, 1)?, cx),
         F::DecryptAes => aes::decrypt(text(args, 0)?, text(args, 1)?, cx),
+        F::GenPrivateKey => keys::generate_pem(text(args, 0)?, cx),
+        F::BuildCustomCert => certs::build_custom(text(args, 0)?, text(args, 1)?, cx),
+        F::GenCa
+        | F::GenCaWithKey
+        | F::GenSelfSignedCert
+        | F::GenSelfSignedCertWithKey
+        | F::GenSignedCert
+        | F::GenSignedCertWithKey => certs::generate(f, args, cx),
     }
 }
 
-/// The CPU-heavy operations, with the share of the work budget each is charged. Measured on a
-/// release build, one core: RSA-4096 key generation takes 0.2 to 1 s (the search for primes is
-/// random), RSA-2048 20 to 150 ms, `derivePassword`'s scrypt (32 MiB, N = 2¹⁵, r = 8, p = 2)
-/// about 100 ms, bcrypt at cost 10 about 60 ms; signing and the other keys take well under a
-/// millisecond.
+/// The CPU-heavy operations, each charged a share of the work budget before it runs, so that a
+/// rendering spent on them alone does at most one RSA-4096 generation (0.5 to 4 s on a slow,
+/// shared core: the search for primes is random), 7 RSA-2048 generations (each about 0.15 s)
+/// or `derivePassword`s (scrypt with 32 MiB, N = 2¹⁵, r = 8, p = 2: 0.1 to 0.3 s), 15 bcrypts
+/// (cost 10: about 0.1 s), or 63 certificates signed with a given key (an RSA-8192 signature
+/// takes 50 ms, smaller keys a few).
 #[derive(Debug, Clone, Copy)]
 enum Heavy {
     Rsa4096,
     Rsa2048,
     Scrypt,
     Bcrypt,
+    Certificate,
 }
 
 impl Heavy {
-    /// Charges the operation to the budget, before it runs.
     fn charge(self, cx: &mut Cx) -> Result<(), String> {
         let share = match self {
             Self::Rsa4096 => 2,
-            Self::Rsa2048 => 8,
-            Self::Scrypt | Self::Bcrypt => 16,
+            Self::Rsa2048 | Self::Scrypt => 8,
+            Self::Bcrypt => 16,
+            Self::Certificate => 64,
         };
         cx.charge(MAX_WORK_BYTES / share)
     }
