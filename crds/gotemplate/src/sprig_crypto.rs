@@ -8,14 +8,16 @@
 //! empty string instead of failing (`derivePassword` with an unknown template, `htpasswd` with a
 //! `:` in the user name, `genPrivateKey` with an unknown type), these functions fail.
 //!
-//! Hashing and key generation cost far more CPU than the bytes they read and write, so each is
-//! charged a share of the work budget ([`super::MAX_WORK_BYTES`]) that keeps a rendering spent
-//! on them alone at about a second of CPU: see [`Heavy`].
+//! Hashing and key generation cost far more CPU than the bytes they read and write: each is
+//! charged a share of the work budget ([`super::MAX_WORK_BYTES`]) and starts only if the
+//! rendering has the time it may take left: see [`Heavy`].
 
 mod aes;
 mod certs;
 mod der;
 mod keys;
+
+use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
@@ -110,12 +112,12 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
     }
 }
 
-/// The CPU-heavy operations, each charged a share of the work budget before it runs, so that a
-/// rendering spent on them alone does at most one RSA-4096 generation (0.5 to 4 s on a slow,
-/// shared core: the search for primes is random), 7 RSA-2048 generations (each about 0.15 s)
-/// or `derivePassword`s (scrypt with 32 MiB, N = 2¹⁵, r = 8, p = 2: 0.1 to 0.3 s), 15 bcrypts
-/// (cost 10: about 0.1 s), or 63 certificates signed with a given key (an RSA-8192 signature
-/// takes 50 ms, smaller keys a few).
+/// The CPU-heavy operations. Each is charged a share of the work budget, so that a rendering
+/// spent on them alone does at most one RSA-4096 generation, 7 RSA-2048 generations or
+/// `derivePassword`s (scrypt with 32 MiB, N = 2¹⁵, r = 8, p = 2), 15 bcrypts (cost 10), or 63
+/// certificates signed with a given key; and each starts only while the rendering has the time
+/// it may take left ([`Heavy::time`]), so that it overruns the time limit by one operation at
+/// most.
 #[derive(Debug, Clone, Copy)]
 enum Heavy {
     Rsa4096,
@@ -126,13 +128,40 @@ enum Heavy {
 }
 
 impl Heavy {
-    fn charge(self, cx: &mut Cx) -> Result<(), String> {
+    /// What the operation may take on a slow, shared core (measured on a release build: RSA-4096
+    /// generation 0.5 to 4 s, as the search for primes is random; RSA-2048 70 to 300 ms; scrypt
+    /// 0.1 to 0.3 s; bcrypt about 0.1 s; an RSA-8192 signature 50 ms).
+    fn time(self) -> Duration {
+        Duration::from_millis(match self {
+            Self::Rsa4096 => 1000,
+            Self::Scrypt => 200,
+            Self::Rsa2048 => 150,
+            Self::Bcrypt => 100,
+            Self::Certificate => 50,
+        })
+    }
+
+    /// Charges the operation, before it starts.
+    fn start(self, cx: &mut Cx) -> Result<(), String> {
         let share = match self {
             Self::Rsa4096 => 2,
             Self::Rsa2048 | Self::Scrypt => 8,
             Self::Bcrypt => 16,
             Self::Certificate => 64,
         };
+        if !cx.has_time(self.time()) {
+            let what = match self {
+                Self::Rsa4096 => "an RSA-4096 key",
+                Self::Rsa2048 => "an RSA-2048 key",
+                Self::Scrypt => "scrypt",
+                Self::Bcrypt => "bcrypt",
+                Self::Certificate => "a certificate",
+            };
+            return Err(format!(
+                "rendering would exceed its time limit: {what} takes up to {:?}",
+                self.time()
+            ));
+        }
         cx.charge(MAX_WORK_BYTES / share)
     }
 }
@@ -159,7 +188,7 @@ fn bcrypt(password: &[u8], user: Option<&[u8]>, cx: &mut Cx) -> FResult {
     if user.is_some_and(|u| u.contains(&b':')) {
         return Err("invalid username: it contains ':'".to_owned());
     }
-    Heavy::Bcrypt.charge(cx)?;
+    Heavy::Bcrypt.start(cx)?;
     let hash = bcrypt::hash_with_result(password, 10)
         .map_err(|e| format!("failed to encrypt string with bcrypt: {e}"))?
         .format_for_version(bcrypt::Version::TwoA);
@@ -235,7 +264,7 @@ fn derive_password(args: &[Value], cx: &mut Cx) -> FResult {
         .find(|(name, _)| name.as_bytes() == kind)
         .map(|(_, templates)| *templates)
         .ok_or("cannot find the password template (maximum, long, medium, short, basic, pin)")?;
-    Heavy::Scrypt.charge(cx)?;
+    Heavy::Scrypt.start(cx)?;
     let mut salt = Zeroizing::new(MASTER_PASSWORD_SEED.to_vec());
     salt.extend_from_slice(&go_len(user).to_be_bytes());
     salt.extend_from_slice(user);

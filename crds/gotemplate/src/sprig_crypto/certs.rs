@@ -76,7 +76,7 @@ pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             (template, key, issuer)
         }
     };
-    Heavy::Certificate.charge(cx)?;
+    Heavy::Certificate.start(cx)?;
     let cert = create(&template, &key, issuer.as_ref())?;
     certificate(&pem_encode("CERTIFICATE", &cert), &key.to_pem()?, cx)
 }

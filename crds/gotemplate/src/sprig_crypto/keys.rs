@@ -94,7 +94,7 @@ impl Key {
             KeySize::Rsa2048 => Heavy::Rsa2048,
             _ => Heavy::Rsa4096,
         };
-        heavy.charge(cx)?;
+        heavy.start(cx)?;
         RsaKeyPair::generate(size)
             .map(Self::Rsa)
             .map_err(|_| KEY_ERROR.to_owned())
