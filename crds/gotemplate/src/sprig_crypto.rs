@@ -16,13 +16,11 @@ mod aes;
 mod certs;
 mod der;
 mod keys;
+mod passwords;
 
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
-use zeroize::Zeroizing;
-
-use super::call::{build, int, text, Cx, FResult};
+use super::call::{build, text, Cx, FResult};
 use super::sprig::digest;
 use super::table::{sig, Sig, Ty};
 use super::value::Value;
@@ -96,9 +94,9 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             build(cx, |b| Ok(b.push_str(&sum.to_string())?))
         }
         F::Sha512sum => digest(&aws_lc_rs::digest::SHA512, args, cx),
-        F::Bcrypt => bcrypt(text(args, 0)?, None, cx),
-        F::Htpasswd => bcrypt(text(args, 1)?, Some(text(args, 0)?), cx),
-        F::DerivePassword => derive_password(args, cx),
+        F::Bcrypt => passwords::bcrypt(text(args, 0)?, None, cx),
+        F::Htpasswd => passwords::bcrypt(text(args, 1)?, Some(text(args, 0)?), cx),
+        F::DerivePassword => passwords::derive(args, cx),
         F::EncryptAes => aes::encrypt(text(args, 0)?, text(args, 1)?, cx),
         F::DecryptAes => aes::decrypt(text(args, 0)?, text(args, 1)?, cx),
         F::GenPrivateKey => keys::generate_pem(text(args, 0)?, cx),
@@ -115,9 +113,9 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
 /// The CPU-heavy operations. Each is charged a share of the work budget, so that a rendering
 /// spent on them alone does at most one RSA-4096 generation, 7 RSA-2048 generations or
 /// `derivePassword`s (scrypt with 32 MiB, N = 2¹⁵, r = 8, p = 2), 15 bcrypts (cost 10), or 63
-/// certificates signed with a given key; and each starts only while the rendering has the time
-/// it may take left ([`Heavy::time`]), so that it overruns the time limit by one operation at
-/// most.
+/// certificates made or read (with the keys they are given); and each starts only while the
+/// rendering has the time it may take left ([`Heavy::cost`]), so that it overruns the time limit
+/// by one operation at most.
 #[derive(Debug, Clone, Copy)]
 enum Heavy {
     Rsa4096,
@@ -128,38 +126,27 @@ enum Heavy {
 }
 
 impl Heavy {
-    /// What the operation may take on a slow, shared core (measured on a release build: RSA-4096
-    /// generation 0.5 to 4 s, as the search for primes is random; RSA-2048 70 to 300 ms; scrypt
-    /// 0.1 to 0.3 s; bcrypt about 0.1 s; an RSA-8192 signature 50 ms).
-    fn time(self) -> Duration {
-        Duration::from_millis(match self {
-            Self::Rsa4096 => 1000,
-            Self::Scrypt => 200,
-            Self::Rsa2048 => 150,
-            Self::Bcrypt => 100,
-            Self::Certificate => 50,
-        })
+    /// The share of the work budget the operation is charged, what it may take on a slow,
+    /// shared core, and what it is. Measured on a release build: RSA-4096 generation takes 0.5
+    /// to 4 s (the search for primes is random), RSA-2048 70 to 300 ms, scrypt 0.1 to 0.3 s,
+    /// bcrypt about 0.1 s, reading an RSA-8192 key and signing with it 60 ms.
+    fn cost(self) -> (usize, Duration, &'static str) {
+        let (share, ms, what) = match self {
+            Self::Rsa4096 => (2, 1000, "an RSA-4096 key"),
+            Self::Rsa2048 => (8, 150, "an RSA-2048 key"),
+            Self::Scrypt => (8, 200, "scrypt"),
+            Self::Bcrypt => (16, 100, "bcrypt"),
+            Self::Certificate => (64, 60, "a certificate"),
+        };
+        (share, Duration::from_millis(ms), what)
     }
 
     /// Charges the operation, before it starts.
     fn start(self, cx: &mut Cx) -> Result<(), String> {
-        let share = match self {
-            Self::Rsa4096 => 2,
-            Self::Rsa2048 | Self::Scrypt => 8,
-            Self::Bcrypt => 16,
-            Self::Certificate => 64,
-        };
-        if !cx.has_time(self.time()) {
-            let what = match self {
-                Self::Rsa4096 => "an RSA-4096 key",
-                Self::Rsa2048 => "an RSA-2048 key",
-                Self::Scrypt => "scrypt",
-                Self::Bcrypt => "bcrypt",
-                Self::Certificate => "a certificate",
-            };
+        let (share, time, what) = self.cost();
+        if !cx.has_time(time) {
             return Err(format!(
-                "rendering would exceed its time limit: {what} takes up to {:?}",
-                self.time()
+                "rendering would exceed its time limit: {what} takes up to {time:?}"
             ));
         }
         cx.charge(MAX_WORK_BYTES / share)
@@ -180,120 +167,4 @@ fn adler32(data: &[u8]) -> u32 {
         b %= MOD;
     }
     (b << 16) | a
-}
-
-/// Go's `bcrypt.GenerateFromPassword` at the default cost (10), `$2a$`; with a user name,
-/// `htpasswd`'s `user:hash` (sprig returns an error text for a name with a `:`).
-fn bcrypt(password: &[u8], user: Option<&[u8]>, cx: &mut Cx) -> FResult {
-    if user.is_some_and(|u| u.contains(&b':')) {
-        return Err("invalid username: it contains ':'".to_owned());
-    }
-    Heavy::Bcrypt.start(cx)?;
-    let hash = bcrypt::hash_with_result(password, 10)
-        .map_err(|e| format!("failed to encrypt string with bcrypt: {e}"))?
-        .format_for_version(bcrypt::Version::TwoA);
-    build(cx, |b| {
-        if let Some(user) = user {
-            b.push(user)?;
-            b.push(b":")?;
-        }
-        Ok(b.push_str(&hash)?)
-    })
-}
-
-/// Master Password's templates for each password type, as sprig has them.
-const PASSWORD_TEMPLATES: &[(&str, &[&str])] = &[
-    ("maximum", &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"]),
-    (
-        "long",
-        &[
-            "CvcvnoCvcvCvcv",
-            "CvcvCvcvnoCvcv",
-            "CvcvCvcvCvcvno",
-            "CvccnoCvcvCvcv",
-            "CvccCvcvnoCvcv",
-            "CvccCvcvCvcvno",
-            "CvcvnoCvccCvcv",
-            "CvcvCvccnoCvcv",
-            "CvcvCvccCvcvno",
-            "CvcvnoCvcvCvcc",
-            "CvcvCvcvnoCvcc",
-            "CvcvCvcvCvccno",
-            "CvccnoCvccCvcv",
-            "CvccCvccnoCvcv",
-            "CvccCvccCvcvno",
-            "CvcvnoCvccCvcc",
-            "CvcvCvccnoCvcc",
-            "CvcvCvccCvccno",
-            "CvccnoCvcvCvcc",
-            "CvccCvcvnoCvcc",
-            "CvccCvcvCvccno",
-        ],
-    ),
-    ("medium", &["CvcnoCvc", "CvcCvcno"]),
-    ("short", &["Cvcn"]),
-    ("basic", &["aaanaaan", "aannaaan", "aaannaaa"]),
-    ("pin", &["nnnn"]),
-];
-
-/// The characters a template letter stands for.
-fn template_characters(letter: u8) -> &'static [u8] {
-    match letter {
-        b'V' => b"AEIOU",
-        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
-        b'v' => b"aeiou",
-        b'c' => b"bcdfghjklmnpqrstvwxyz",
-        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
-        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
-        b'n' => b"0123456789",
-        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
-        _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
-    }
-}
-
-const MASTER_PASSWORD_SEED: &[u8] = b"com.lyndir.masterpassword";
-
-/// `derivePassword counter type password user site`: Master Password's site password (scrypt
-/// of the password salted with the user, then HMAC-SHA256 of the site and counter).
-fn derive_password(args: &[Value], cx: &mut Cx) -> FResult {
-    let counter = u32::try_from(int(args, 0)?).map_err(|_| "internal error: counter")?;
-    let kind = text(args, 1)?;
-    let (password, user, site) = (text(args, 2)?, text(args, 3)?, text(args, 4)?);
-    let templates = PASSWORD_TEMPLATES
-        .iter()
-        .find(|(name, _)| name.as_bytes() == kind)
-        .map(|(_, templates)| *templates)
-        .ok_or("cannot find the password template (maximum, long, medium, short, basic, pin)")?;
-    Heavy::Scrypt.start(cx)?;
-    let mut salt = Zeroizing::new(MASTER_PASSWORD_SEED.to_vec());
-    salt.extend_from_slice(&go_len(user).to_be_bytes());
-    salt.extend_from_slice(user);
-    let mut key = Zeroizing::new([0u8; 64]);
-    let params = scrypt::Params::new(15, 8, 2).map_err(|e| format!("derivePassword: {e}"))?;
-    scrypt::scrypt(password, &salt, &params, &mut key[..])
-        .map_err(|e| format!("failed to derive password: {e}"))?;
-    let mut mac = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, &key[..]));
-    mac.update(MASTER_PASSWORD_SEED);
-    mac.update(&go_len(site).to_be_bytes());
-    mac.update(site);
-    mac.update(&counter.to_be_bytes());
-    let tag = mac.sign();
-    let seed = tag.as_ref();
-    let pick = |i: usize, n: usize| usize::from(seed.get(i).copied().unwrap_or(0)) % n;
-    let template = templates
-        .get(pick(0, templates.len()))
-        .ok_or("internal error: password template")?;
-    build(cx, |b| {
-        for (i, &letter) in template.as_bytes().iter().enumerate() {
-            let chars = template_characters(letter);
-            let c = chars.get(pick(i + 1, chars.len())).copied().unwrap_or(b'?');
-            b.push(&[c])?;
-        }
-        Ok(())
-    })
-}
-
-/// Go's `uint32(len(s))`.
-fn go_len(s: &[u8]) -> u32 {
-    (s.len() & 0xffff_ffff) as u32
 }

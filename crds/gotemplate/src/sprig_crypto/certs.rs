@@ -50,6 +50,7 @@ struct Issuer {
 
 /// The `gen…` functions.
 pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
+    Heavy::Certificate.start(cx)?;
     let cn = text(args, 0)?;
     let given_key =
         |i: usize| Key::from_pem(text(args, i)?).map_err(|e| format!("parsing private key: {e}"));
@@ -76,7 +77,6 @@ pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             (template, key, issuer)
         }
     };
-    Heavy::Certificate.start(cx)?;
     let cert = create(&template, &key, issuer.as_ref())?;
     certificate(&pem_encode("CERTIFICATE", &cert), &key.to_pem()?, cx)
 }
@@ -84,6 +84,7 @@ pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
 /// `buildCustomCert`: a certificate and key given in base64'd PEM, checked and returned as they
 /// are.
 pub(super) fn build_custom(cert64: &[u8], key64: &[u8], cx: &mut Cx) -> FResult {
+    Heavy::Certificate.start(cx)?;
     let cert = go_base64(cert64).map_err(|_| "unable to decode base64 certificate")?;
     let key = go_base64(key64).map_err(|_| "unable to decode base64 private key")?;
     let block = pem_decode(&cert).ok_or("unable to decode certificate")?;
