@@ -48,33 +48,26 @@ struct Issuer {
     key: Key,
 }
 
-/// The `gen…` functions.
+/// The `gen…` functions. genCA's arguments are (cn, days), the others' (cn, ips, dns, days),
+/// then the CA for genSignedCert, then the key for the `…WithKey` forms.
 pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
     Heavy::Certificate.start(cx)?;
-    let cn = text(args, 0)?;
-    let given_key =
-        |i: usize| Key::from_pem(text(args, i)?).map_err(|e| format!("parsing private key: {e}"));
-    let (template, key, issuer) = match f {
-        F::GenCa | F::GenCaWithKey => {
-            let template = Template::new(cn, &Value::Nil, &Value::Nil, int(args, 1)?, true)?;
-            let key = match f {
-                F::GenCa => Key::rsa(KeySize::Rsa2048, cx)?,
-                _ => given_key(2)?,
-            };
-            (template, key, None)
-        }
+    let ca = matches!(f, F::GenCa | F::GenCaWithKey);
+    let (ips, dns, days_at) = if ca {
+        (&Value::Nil, &Value::Nil, 1)
+    } else {
+        (arg(args, 1), arg(args, 2), 3)
+    };
+    let template = Template::new(text(args, 0)?, ips, dns, int(args, days_at)?, ca)?;
+    let issuer = match f {
+        F::GenSignedCert | F::GenSignedCertWithKey => Some(Issuer::new(arg(args, days_at + 1))?),
+        _ => None,
+    };
+    let key = match f {
+        F::GenCa | F::GenSelfSignedCert | F::GenSignedCert => Key::rsa(KeySize::Rsa2048, cx)?,
         _ => {
-            let (ips, dns, days) = (arg(args, 1), arg(args, 2), int(args, 3)?);
-            let template = Template::new(cn, ips, dns, days, false)?;
-            let (issuer, key_at) = match f {
-                F::GenSignedCert | F::GenSignedCertWithKey => (Some(Issuer::new(arg(args, 4))?), 5),
-                _ => (None, 4),
-            };
-            let key = match f {
-                F::GenSelfSignedCert | F::GenSignedCert => Key::rsa(KeySize::Rsa2048, cx)?,
-                _ => given_key(key_at)?,
-            };
-            (template, key, issuer)
+            let at = days_at + 1 + usize::from(issuer.is_some());
+            Key::from_pem(text(args, at)?).map_err(|e| format!("parsing private key: {e}"))?
         }
     };
     let cert = create(&template, &key, issuer.as_ref())?;
@@ -163,21 +156,31 @@ impl Template {
                 &seq(&[&tlv(0x80, &[id])]),
             ));
         }
-        if !self.ips.is_empty() || !self.dns.is_empty() {
-            let mut names = Vec::new();
-            for dns in &self.dns {
-                if !dns.is_ascii() {
-                    return Err("error creating certificate: x509: a DNS name cannot be encoded as an IA5String".into());
-                }
-                names.push(tlv(0x82, &[dns]));
-            }
-            names.extend(self.ips.iter().map(|ip| tlv(0x87, &[ip])));
-            let names: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
+        if let Some(names) = self.alt_names()? {
             let empty_subject = self.subject[..] == b"\x30\x00"[..];
-            exts.push(extension(SUBJECT_ALT_NAME, empty_subject, &seq(&names)));
+            exts.push(extension(SUBJECT_ALT_NAME, empty_subject, &names));
         }
         let exts: Vec<&[u8]> = exts.iter().map(|e| &e[..]).collect();
         Ok(tlv(0xa3, &[&seq(&exts)]))
+    }
+
+    /// The subject alternative names, DNS names first, if there are any.
+    fn alt_names(&self) -> Result<Option<Bytes>, String> {
+        if self.ips.is_empty() && self.dns.is_empty() {
+            return Ok(None);
+        }
+        if self.dns.iter().any(|dns| !dns.is_ascii()) {
+            return Err(
+                "error creating certificate: x509: a DNS name cannot be encoded as an IA5String"
+                    .into(),
+            );
+        }
+        let dns = self.dns.iter().map(|dns| tlv(0x82, &[dns]));
+        let names: Vec<Bytes> = dns
+            .chain(self.ips.iter().map(|ip| tlv(0x87, &[ip])))
+            .collect();
+        let names: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
+        Ok(Some(seq(&names)))
     }
 }
 
