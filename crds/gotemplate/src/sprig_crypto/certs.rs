@@ -60,14 +60,17 @@ pub(super) fn generate(f: F, args: &[Value], cx: &mut Cx) -> FResult {
     };
     let template = Template::new(text(args, 0)?, ips, dns, int(args, days_at)?, ca)?;
     let issuer = match f {
-        F::GenSignedCert | F::GenSignedCertWithKey => Some(Issuer::new(arg(args, days_at + 1))?),
+        F::GenSignedCert | F::GenSignedCertWithKey => {
+            Some(Issuer::new(arg(args, days_at + 1), cx)?)
+        }
         _ => None,
     };
     let key = match f {
         F::GenCa | F::GenSelfSignedCert | F::GenSignedCert => Key::rsa(KeySize::Rsa2048, cx)?,
         _ => {
             let at = days_at + 1 + usize::from(issuer.is_some());
-            Key::from_pem(text(args, at)?).map_err(|e| format!("parsing private key: {e}"))?
+            let pem = text(args, at)?;
+            Key::from_pem(pem, cx).map_err(|e| format!("parsing private key: {e}"))?
         }
     };
     let cert = create(&template, &key, issuer.as_ref())?;
@@ -80,9 +83,9 @@ pub(super) fn build_custom(cert64: &[u8], key64: &[u8], cx: &mut Cx) -> FResult 
     Heavy::Certificate.start(cx)?;
     let cert = go_base64(cert64).map_err(|_| "unable to decode base64 certificate")?;
     let key = go_base64(key64).map_err(|_| "unable to decode base64 private key")?;
-    let block = pem_decode(&cert).ok_or("unable to decode certificate")?;
+    let block = pem_decode(&cert, cx)?.ok_or("unable to decode certificate")?;
     parse(&block.der).map_err(|e| format!("error parsing certificate: decodedCert.Bytes: {e}"))?;
-    check_pem(&key).map_err(|e| format!("error parsing private key: {e}"))?;
+    check_pem(&key, cx).map_err(|e| format!("error parsing private key: {e}"))?;
     certificate(&cert, &key, cx)
 }
 
@@ -186,7 +189,7 @@ impl Template {
 
 impl Issuer {
     /// sprig's `certificate` argument: the CA's certificate and key, which must match.
-    fn new(ca: &Value) -> Result<Self, String> {
+    fn new(ca: &Value, cx: &mut Cx) -> Result<Self, String> {
         let entry = |name: &str| match ca {
             Value::Map(m) => match m.entries.get(name.as_bytes()) {
                 Some(Value::Str(s)) => Ok(s.clone()),
@@ -195,11 +198,11 @@ impl Issuer {
             _ => Err("expected a certificate: a map with the strings Cert and Key".to_owned()),
         };
         let (cert, key) = (entry("Cert")?, entry("Key")?);
-        let block = pem_decode(cert.as_bytes()).ok_or("unable to decode certificate")?;
+        let block = pem_decode(cert.as_bytes(), cx)?.ok_or("unable to decode certificate")?;
         let cert = parse(&block.der)
             .map_err(|e| format!("error parsing certificate: decodedSignerCert.Bytes: {e}"))?;
-        let key =
-            Key::from_pem(key.as_bytes()).map_err(|e| format!("error parsing private key: {e}"))?;
+        let key = Key::from_pem(key.as_bytes(), cx)
+            .map_err(|e| format!("error parsing private key: {e}"))?;
         let tbs = &cert.tbs_certificate;
         if tbs.subject_public_key_info.subject_public_key.raw_bytes() != key.public_bits() {
             return Err("error creating certificate: x509: provided PrivateKey doesn't match parent's PublicKey".into());

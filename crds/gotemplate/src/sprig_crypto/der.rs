@@ -4,6 +4,7 @@
 
 use zeroize::Zeroizing;
 
+use super::super::call::Cx;
 use super::aes::go_base64;
 
 pub(super) const INTEGER: u8 = 0x02;
@@ -103,33 +104,43 @@ pub(super) struct Block<'a> {
     pub(super) der: Bytes,
 }
 
-/// Go's `pem.Decode`: the first well-formed block, headers skipped.
-pub(super) fn pem_decode(data: &[u8]) -> Option<Block<'_>> {
+/// Go's `pem.Decode`: the first well-formed block, headers skipped. Each candidate block's
+/// search for its END line and decoding is charged to the budget: the same bytes may be read
+/// again for every BEGIN line before them.
+pub(super) fn pem_decode<'a>(data: &'a [u8], cx: &mut Cx) -> Result<Option<Block<'a>>, String> {
     let mut rest = data;
     loop {
         rest = match rest.strip_prefix(b"-----BEGIN ") {
             Some(after) => after,
-            None => after(rest, b"\n-----BEGIN ")?,
+            None => match after(rest, b"\n-----BEGIN ") {
+                Some(after) => after,
+                None => return Ok(None),
+            },
         };
         let (type_line, body) = line(rest);
         rest = body;
         let Some(kind) = type_line.strip_suffix(b"-----") else {
             continue;
         };
-        match block_body(kind, body) {
-            Ok(der) => return Some(Block { kind, der }),
-            Err(next) => rest = next,
+        match block_body(kind, body, cx)? {
+            Body::Found(der) => return Ok(Some(Block { kind, der })),
+            Body::Next(next) => rest = next,
         }
     }
 }
 
-/// The bytes of a block whose type line is read: headers, base64, the END line; or where to
-/// look for the next block.
-fn block_body<'a>(kind: &[u8], mut rest: &'a [u8]) -> Result<Bytes, &'a [u8]> {
+/// What follows a BEGIN line: the block's bytes, or where to look for the next block.
+enum Body<'a> {
+    Found(Bytes),
+    Next(&'a [u8]),
+}
+
+/// The bytes of a block whose type line is read: headers, base64, the END line.
+fn block_body<'a>(kind: &[u8], mut rest: &'a [u8], cx: &mut Cx) -> Result<Body<'a>, String> {
     let mut headers = false;
     loop {
         if rest.is_empty() {
-            return Err(rest);
+            return Ok(Body::Next(rest));
         }
         let (l, next) = line(rest);
         if !l.contains(&b':') {
@@ -140,23 +151,30 @@ fn block_body<'a>(kind: &[u8], mut rest: &'a [u8]) -> Result<Bytes, &'a [u8]> {
     }
     let (b64, trailer) = match rest.strip_prefix(b"-----END ") {
         Some(trailer) if !headers => (&rest[..0], trailer),
-        _ => match find(rest, b"\n-----END ") {
-            Some(at) => (&rest[..at], &rest[at + 10..]),
-            None => return Err(rest),
-        },
+        _ => {
+            let end = find(rest, b"\n-----END ");
+            cx.charge(end.unwrap_or(rest.len()))?;
+            match end {
+                Some(at) => (&rest[..at], &rest[at + 10..]),
+                None => return Ok(Body::Next(rest)),
+            }
+        }
     };
-    trailer
+    let ends = trailer
         .strip_prefix(kind)
         .and_then(|t| t.strip_prefix(b"-----"))
-        .filter(|end| line(end).0.is_empty())
-        .ok_or(rest)?;
+        .is_some_and(|end| line(end).0.is_empty());
+    if !ends {
+        return Ok(Body::Next(rest));
+    }
+    cx.charge(b64.len())?;
     let compact: Bytes = Zeroizing::new(
         b64.iter()
             .copied()
             .filter(|b| !matches!(b, b' ' | b'\t'))
             .collect(),
     );
-    go_base64(&compact).map_err(|_| rest)
+    Ok(go_base64(&compact).map_or(Body::Next(rest), Body::Found))
 }
 
 /// Go's `getLine`: the first line without its end and trailing blanks, and the rest.
@@ -205,16 +223,24 @@ mod tests {
 
     #[test]
     fn pem_round_trips_and_skips_what_go_skips() {
-        let pem = pem_encode("THING", &[1u8; 100]);
+        let cx = &mut Cx::new();
+        let decoded = |text: &[u8], cx: &mut Cx| {
+            pem_decode(text, cx).map(|b| b.map(|b| (b.kind.to_vec(), b.der.to_vec())))
+        };
         let mut text = b"junk\n-----BEGIN BAD\n".to_vec();
-        text.extend_from_slice(&pem);
-        let block = pem_decode(&text).map(|b| (b.kind.to_vec(), b.der.to_vec()));
-        assert_eq!(block, Some((b"THING".to_vec(), vec![1u8; 100])));
-        assert!(pem_decode(b"-----BEGIN X-----\nAAAA\n-----END Y-----\n").is_none());
+        text.extend_from_slice(&pem_encode("THING", &[1u8; 100]));
+        let thing = Some((b"THING".to_vec(), vec![1u8; 100]));
+        assert_eq!(decoded(&text, cx), Ok(thing));
+        let wrong_end = b"-----BEGIN X-----\nAAAA\n-----END Y-----\n";
+        assert_eq!(decoded(wrong_end, cx), Ok(None));
         let crlf = b"-----BEGIN X-----\r\nh: v\r\n\r\nAA AA\r\n-----END X-----  \r\n";
-        assert_eq!(
-            pem_decode(crlf).map(|b| b.der.to_vec()),
-            Some(vec![0, 0, 0])
-        );
+        assert_eq!(decoded(crlf, cx), Ok(Some((b"X".to_vec(), vec![0, 0, 0]))));
+    }
+
+    #[test]
+    fn many_begin_lines_run_out_of_budget() {
+        let mut text = b"-----BEGIN A-----\n".repeat(60_000);
+        text.extend_from_slice(b"-----END B-----\n");
+        assert!(pem_decode(&text, &mut Cx::new()).is_err());
     }
 }

@@ -102,8 +102,8 @@ impl Key {
 
     /// sprig's `parsePrivateKeyPEM`: PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY` or SEC 1
     /// `EC PRIVATE KEY`, the first PEM block in `pem`.
-    pub(super) fn from_pem(pem: &[u8]) -> Result<Self, String> {
-        let block = pem_decode(pem).ok_or("no PEM data in input")?;
+    pub(super) fn from_pem(pem: &[u8], cx: &mut Cx) -> Result<Self, String> {
+        let block = pem_decode(pem, cx)?.ok_or("no PEM data in input")?;
         let der = &block.der[..];
         match block.kind {
             b"PRIVATE KEY" => from_pkcs8(der).map_err(|e| format!("decoding PEM as PKCS#8: {e}")),
@@ -266,8 +266,8 @@ fn from_sec1(der: &[u8]) -> Result<Key, &'static str> {
 
 /// What `buildCustomCert` checks of a key: that it parses; a DSA key, which sprig reads as a
 /// sequence of integers (version, P, Q, G, Y, X), only by that shape.
-pub(super) fn check_pem(pem: &[u8]) -> Result<(), String> {
-    match pem_decode(pem) {
+pub(super) fn check_pem(pem: &[u8], cx: &mut Cx) -> Result<(), String> {
+    match pem_decode(pem, cx)? {
         Some(block) if block.kind == b"DSA PRIVATE KEY" => {
             let mut rest = contents(&block.der, der::SEQUENCE).unwrap_or_default();
             for _ in 0..6 {
@@ -278,6 +278,6 @@ pub(super) fn check_pem(pem: &[u8]) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Key::from_pem(pem).map(drop),
+        _ => Key::from_pem(pem, cx).map(drop),
     }
 }
