@@ -3,14 +3,23 @@
 //! (`genPrivateKey`, in `keys.rs`) and certificates (`genCA`, `genSelfSignedCert`,
 //! `genSignedCert`, their `…WithKey` forms and `buildCustomCert`, in `certs.rs`).
 //!
-//! sprig's `certificate` struct is a map here, with the string entries `Cert` and `Key` (so
-//! `$ca.Cert` reads as in Go; `%v` prints it as a map). Where sprig returns an error text or an
-//! empty string instead of failing (`derivePassword` with an unknown template, `htpasswd` with a
-//! `:` in the user name, `genPrivateKey` with an unknown type), these functions fail.
+//! Where this differs from sprig:
 //!
-//! Hashing and key generation cost far more CPU than the bytes they read and write: each is
-//! charged a share of the work budget ([`super::MAX_WORK_BYTES`]) and starts only if the
-//! rendering has the time it may take left: see [`Heavy`].
+//! * sprig's `certificate` struct is a map here, with the string entries `Cert` and `Key`:
+//!   `$ca.Cert` and `toJson` read as in Go, `%v` prints a map, and a `dict` with those entries
+//!   is taken as a CA where Go wants the struct.
+//! * Where sprig returns an error text instead of failing (`derivePassword` with an unknown
+//!   template, `htpasswd` with a `:` in the user name, `genPrivateKey` with an unknown type,
+//!   `bcrypt` errors), these functions fail. Error messages never quote a value.
+//! * No DSA: `genPrivateKey "dsa"` fails, and `buildCustomCert` checks a DSA key's shape only
+//!   (Go cannot make certificates with one either). RSA keys are 2048 to 8192 bits, curves
+//!   P-256, P-384 and P-521 (Go also reads smaller RSA keys and P-224), as aws-lc-rs has them.
+//! * Certificates given to `buildCustomCert` and `genSignedCert` are parsed by `x509-cert`
+//!   (the DER structure, and the signature algorithms must agree); Go's parser also checks the
+//!   contents of the keys and extensions it knows.
+//! * Hashing and key generation cost far more CPU than the bytes they read and write: each is
+//!   charged a share of the work budget ([`super::MAX_WORK_BYTES`]) and starts only if the
+//!   rendering has the time it may take left: see [`Heavy`].
 
 mod aes;
 mod certs;

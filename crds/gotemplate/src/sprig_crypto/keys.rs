@@ -90,6 +90,7 @@ pub(super) fn generate_pem(kind: &[u8], cx: &mut Cx) -> FResult {
 impl Key {
     /// A new RSA key, charged to the budget.
     pub(super) fn rsa(size: KeySize, cx: &mut Cx) -> Result<Self, String> {
+        // 4096 bits is the most sprig asks for.
         let heavy = match size {
             KeySize::Rsa2048 => Heavy::Rsa2048,
             _ => Heavy::Rsa4096,
@@ -116,7 +117,7 @@ impl Key {
             }
             b"DSA PRIVATE KEY" => Err("DSA keys are not supported".to_owned()),
             kind if kind.ends_with(b" PRIVATE KEY") => Err("invalid private key type".to_owned()),
-            _ => Err("no private key data in PEM block of this type".to_owned()),
+            _ => Err("no private key data in a PEM block of another type".to_owned()),
         }
     }
 
