@@ -2,6 +2,8 @@
 //! the helpers that read arguments and build results within that budget: shared by Go's
 //! builtins and the sprig functions.
 
+use std::time::{Duration, Instant};
+
 use super::format::{go_quote, write_value};
 use super::value::{Buf, Limit, Str, Value};
 use super::{MAX_VALUE_BYTES, MAX_WORK_BYTES};
@@ -14,6 +16,8 @@ pub(super) struct Cx {
     pub(super) remaining: usize,
     /// For each argument of the current call, whether it is a string literal.
     pub(super) literal: Vec<bool>,
+    /// When the rendering must end, if it must: the calls that take long check it first.
+    pub(super) deadline: Option<Instant>,
 }
 
 impl Cx {
@@ -21,7 +25,14 @@ impl Cx {
         Self {
             remaining: MAX_WORK_BYTES,
             literal: Vec::new(),
+            deadline: None,
         }
+    }
+
+    /// Whether `needed` is left before the deadline.
+    pub(super) fn has_time(&self, needed: Duration) -> bool {
+        self.deadline
+            .is_none_or(|d| d.saturating_duration_since(Instant::now()) >= needed)
     }
 
     pub(super) fn buf(&self) -> Buf {

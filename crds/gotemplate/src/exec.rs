@@ -46,6 +46,7 @@ pub(super) fn execute(
             go_quote(name)
         ));
     };
+    let started = Instant::now();
     let mut state = State {
         name,
         text: &parsed.text,
@@ -56,9 +57,10 @@ pub(super) fn execute(
         cx: Cx::new(),
         steps: 0,
         depth: 0,
-        started: Instant::now(),
+        started,
         time_limit,
     };
+    state.cx.deadline = started.checked_add(time_limit);
     match state.walk_list(&root, tree) {
         Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(state.out.into_bytes()),
         Err(Stop::Fail(message)) => Err(message),

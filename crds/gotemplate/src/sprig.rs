@@ -351,7 +351,7 @@ fn replace(old: &[u8], new: &[u8], src: &[u8], cx: &mut Cx) -> FResult {
     })
 }
 
-fn digest(
+pub(super) fn digest(
     algorithm: &'static aws_lc_rs::digest::Algorithm,
     args: &[Value],
     cx: &mut Cx,
