@@ -477,6 +477,7 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Str(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) => "map",
+        Value::Time(_) => "struct",
     }
 }
 
@@ -492,6 +493,7 @@ fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Time(x), Value::Time(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => {
             cx.charge(x.as_bytes().len().min(y.as_bytes().len()))?;
             x == y

@@ -17,7 +17,7 @@ pub(super) fn to_int64(v: &Value) -> i64 {
             .ok()
             .and_then(|s| parse_int(trim_zero_decimal(s), 0))
             .unwrap_or(0),
-        Value::Nil | Value::List(_) | Value::Map(_) => 0,
+        Value::Nil | Value::List(_) | Value::Map(_) | Value::Time(_) => 0,
     }
 }
 
@@ -31,7 +31,7 @@ pub(super) fn to_float64(v: &Value) -> f64 {
             .ok()
             .and_then(parse_float)
             .unwrap_or(0.0),
-        Value::Nil | Value::List(_) | Value::Map(_) => 0.0,
+        Value::Nil | Value::List(_) | Value::Map(_) | Value::Time(_) => 0.0,
     }
 }
 
