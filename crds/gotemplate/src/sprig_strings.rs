@@ -1,22 +1,107 @@
-//! sprig's strings: case and shape (abbrev, camelcase, wrap, …), regular expressions, paths, URLs, semantic versions.
+//! sprig's strings: case and shape (abbrev, camelcase, wrap, …), regular expressions, paths,
+//! URLs, semantic versions.
+//!
+//! Go strings are bytes here as everywhere in this crate; where Go reads them as characters,
+//! an invalid byte is `utf8.RuneError`, as Go's decoder reads it.
 
-use super::call::{Cx, FResult};
-use super::table::Sig;
+mod unicode;
+mod words;
+
+use super::call::{arg, build, bytes, int, text, Cx, FResult};
+use super::table::{sig, Sig, Ty};
 use super::value::Value;
 
 /// A function of this group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum F {}
+pub(super) enum F {
+    Abbrev,
+    Abbrevboth,
+    B32dec,
+    B32enc,
+    Camelcase,
+    Hello,
+    Initials,
+    Kebabcase,
+    Plural,
+    Snakecase,
+    Splitn,
+    Swapcase,
+    Untitle,
+    Wrap,
+    WrapWith,
+}
 
 /// The names of this group's functions.
-pub(super) const TABLE: &[(&str, F)] = &[];
+pub(super) const TABLE: &[(&str, F)] = &[
+    ("abbrev", F::Abbrev),
+    ("abbrevboth", F::Abbrevboth),
+    ("b32dec", F::B32dec),
+    ("b32enc", F::B32enc),
+    ("camelcase", F::Camelcase),
+    ("hello", F::Hello),
+    ("initials", F::Initials),
+    ("kebabcase", F::Kebabcase),
+    ("plural", F::Plural),
+    ("snakecase", F::Snakecase),
+    ("splitn", F::Splitn),
+    ("swapcase", F::Swapcase),
+    ("untitle", F::Untitle),
+    ("wrap", F::Wrap),
+    ("wrapWith", F::WrapWith),
+];
 
 impl F {
     pub(super) fn sig(self) -> Sig {
-        match self {}
+        use Ty::{Int, Str as S};
+        use F::*;
+        match self {
+            B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle => {
+                sig(&[S], None)
+            }
+            Abbrev | Wrap => sig(&[Int, S], None),
+            Abbrevboth => sig(&[Int, Int, S], None),
+            Hello => sig(&[], None),
+            Plural => sig(&[S, S, Int], None),
+            Splitn => sig(&[S, Int, S], None),
+            WrapWith => sig(&[Int, S, S], None),
+        }
     }
 }
 
-pub(super) fn call(f: F, _args: &[Value], _cx: &mut Cx) -> FResult {
-    match f {}
+pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
+    use F::*;
+    let s = |i| text(args, i);
+    match f {
+        Abbrev => abbrev(0, int(args, 0)?, s(1)?, cx),
+        Abbrevboth => abbrev(int(args, 0)?, int(args, 1)?, s(2)?, cx),
+        B32dec => build(cx, |b| words::b32dec(s(0)?, b)),
+        B32enc => build(cx, |b| words::b32enc(s(0)?, b)),
+        Camelcase => build(cx, |b| words::camelcase(s(0)?, b)),
+        Hello => Ok(Value::text("Hello!")),
+        Initials => build(cx, |b| words::initials(s(0)?, b)),
+        Kebabcase => build(cx, |b| words::connect_words(s(0)?, b'-', b)),
+        Plural => Ok(arg(args, usize::from(int(args, 2)? != 1)).clone()),
+        Snakecase => build(cx, |b| words::connect_words(s(0)?, b'_', b)),
+        Splitn => words::splitn(s(0)?, int(args, 1)?, s(2)?, cx),
+        Swapcase => build(cx, |b| words::swapcase(s(0)?, b)),
+        Untitle => build(cx, |b| words::untitle(s(0)?, b)),
+        Wrap => build(cx, |b| words::wrap(s(1)?, int(args, 0)?, b"", false, b)),
+        WrapWith => build(cx, |b| words::wrap(s(2)?, int(args, 0)?, s(1)?, true, b)),
+    }
+}
+
+/// sprig's `abbrev` and `abbrevboth`: too small a width leaves the string as it is.
+fn abbrev(left: i64, right: i64, s: &[u8], cx: &mut Cx) -> FResult {
+    if right < 4 || left > 0 && right < 7 {
+        return bytes(s, cx);
+    }
+    let (before, kept, after) = words::abbreviate(s, left, right)?;
+    build(cx, |b| {
+        for (part, show) in [(&b"..."[..], before), (kept, true), (b"...", after)] {
+            if show {
+                b.push(part)?;
+            }
+        }
+        Ok(())
+    })
 }
