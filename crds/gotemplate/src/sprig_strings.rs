@@ -4,12 +4,15 @@
 //! Go strings are bytes here as everywhere in this crate; where Go reads them as characters,
 //! an invalid byte is `utf8.RuneError`, as Go's decoder reads it.
 
+mod regex;
 mod unicode;
 mod words;
 
 use super::call::{arg, build, bytes, int, text, Cx, FResult};
+use super::json::ITEM_COST;
 use super::table::{sig, Sig, Ty};
 use super::value::Value;
+use regex::GoRegex;
 
 /// A function of this group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,15 @@ pub(super) enum F {
     Initials,
     Kebabcase,
     Plural,
+    RegexFind,
+    RegexFindAll,
+    RegexMatch,
+    /// `regexMatch`: sprig swallows the error of a bad pattern (and returns false).
+    RegexMatchLax,
+    RegexQuoteMeta,
+    RegexReplaceAll,
+    RegexReplaceAllLiteral,
+    RegexSplit,
     Snakecase,
     Splitn,
     Swapcase,
@@ -41,7 +53,20 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("hello", F::Hello),
     ("initials", F::Initials),
     ("kebabcase", F::Kebabcase),
+    ("mustRegexFind", F::RegexFind),
+    ("mustRegexFindAll", F::RegexFindAll),
+    ("mustRegexMatch", F::RegexMatch),
+    ("mustRegexReplaceAll", F::RegexReplaceAll),
+    ("mustRegexReplaceAllLiteral", F::RegexReplaceAllLiteral),
+    ("mustRegexSplit", F::RegexSplit),
     ("plural", F::Plural),
+    ("regexFind", F::RegexFind),
+    ("regexFindAll", F::RegexFindAll),
+    ("regexMatch", F::RegexMatchLax),
+    ("regexQuoteMeta", F::RegexQuoteMeta),
+    ("regexReplaceAll", F::RegexReplaceAll),
+    ("regexReplaceAllLiteral", F::RegexReplaceAllLiteral),
+    ("regexSplit", F::RegexSplit),
     ("snakecase", F::Snakecase),
     ("splitn", F::Splitn),
     ("swapcase", F::Swapcase),
@@ -55,9 +80,11 @@ impl F {
         use Ty::{Int, Str as S};
         use F::*;
         match self {
-            B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle => {
-                sig(&[S], None)
-            }
+            B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle
+            | RegexQuoteMeta => sig(&[S], None),
+            RegexFind | RegexMatch | RegexMatchLax => sig(&[S, S], None),
+            RegexFindAll | RegexSplit => sig(&[S, S, Int], None),
+            RegexReplaceAll | RegexReplaceAllLiteral => sig(&[S, S, S], None),
             Abbrev | Wrap => sig(&[Int, S], None),
             Abbrevboth => sig(&[Int, Int, S], None),
             Hello => sig(&[], None),
@@ -81,6 +108,32 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         Initials => build(cx, |b| words::initials(s(0)?, b)),
         Kebabcase => build(cx, |b| words::connect_words(s(0)?, b'-', b)),
         Plural => Ok(arg(args, usize::from(int(args, 2)? != 1)).clone()),
+        RegexFind => {
+            let (re, hay) = (GoRegex::new(s(0)?)?, s(1)?);
+            let found = re.find_all(hay, 1).first().copied().unwrap_or((0, 0));
+            bytes(hay.get(found.0..found.1).unwrap_or_default(), cx)
+        }
+        RegexFindAll => {
+            let (re, hay) = (GoRegex::new(s(0)?)?, s(1)?);
+            let found = re.find_all(hay, int(args, 2)?);
+            strings(
+                found
+                    .iter()
+                    .map(|&(a, z)| hay.get(a..z).unwrap_or_default()),
+                cx,
+            )
+        }
+        RegexMatch | RegexMatchLax => Ok(Value::Bool(GoRegex::new(s(0)?)?.is_match(s(1)?))),
+        RegexQuoteMeta => build(cx, |b| regex::quote_meta(s(0)?, b)),
+        RegexReplaceAll | RegexReplaceAllLiteral => {
+            let re = GoRegex::new(s(0)?)?;
+            let expand = f == RegexReplaceAll;
+            build(cx, |b| re.replace_all(s(1)?, s(2)?, expand, b))
+        }
+        RegexSplit => {
+            let re = GoRegex::new(s(0)?)?;
+            strings(re.split(s(1)?, int(args, 2)?).into_iter(), cx)
+        }
         Snakecase => build(cx, |b| words::connect_words(s(0)?, b'_', b)),
         Splitn => words::splitn(s(0)?, int(args, 1)?, s(2)?, cx),
         Swapcase => build(cx, |b| words::swapcase(s(0)?, b)),
@@ -88,6 +141,18 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         Wrap => build(cx, |b| words::wrap(s(1)?, int(args, 0)?, b"", false, b)),
         WrapWith => build(cx, |b| words::wrap(s(2)?, int(args, 0)?, s(1)?, true, b)),
     }
+}
+
+/// Go's `[]string` of the parts, each charged.
+fn strings<'a>(parts: impl Iterator<Item = &'a [u8]>, cx: &mut Cx) -> FResult {
+    let mut items = Vec::new();
+    for part in parts {
+        cx.charge(ITEM_COST)?;
+        if let Value::Str(s) = bytes(part, cx)? {
+            items.push(s);
+        }
+    }
+    Ok(Value::string_list(items))
 }
 
 /// sprig's `abbrev` and `abbrevboth`: too small a width leaves the string as it is.

@@ -15,6 +15,7 @@ enum Category {
     LowerLetter,
     TitleLetter,
     Letter,
+    Decimal,
     Number,
     Punct,
 }
@@ -26,13 +27,14 @@ impl Category {
             Self::LowerLetter => "Ll",
             Self::TitleLetter => "Lt",
             Self::Letter => "L",
+            Self::Decimal => "Nd",
             Self::Number => "N",
             Self::Punct => "P",
         }
     }
 
     fn contains(self, c: char) -> bool {
-        static TABLES: [OnceLock<Vec<(char, char)>>; 6] = [const { OnceLock::new() }; 6];
+        static TABLES: [OnceLock<Vec<(char, char)>>; 7] = [const { OnceLock::new() }; 7];
         let ranges = TABLES[self as usize].get_or_init(|| ranges(self.name()));
         ranges
             .binary_search_by(|&(lo, hi)| {
@@ -73,6 +75,11 @@ pub(super) fn is_title(c: char) -> bool {
 
 pub(super) fn is_letter(c: char) -> bool {
     Category::Letter.contains(c)
+}
+
+/// Go's `unicode.IsDigit`.
+pub(super) fn is_decimal(c: char) -> bool {
+    Category::Decimal.contains(c)
 }
 
 pub(super) fn is_number(c: char) -> bool {
