@@ -4,6 +4,7 @@
 //! Go strings are bytes here as everywhere in this crate; where Go reads them as characters,
 //! an invalid byte is `utf8.RuneError`, as Go's decoder reads it.
 
+mod paths;
 mod regex;
 mod unicode;
 mod words;
@@ -13,6 +14,7 @@ use super::json::ITEM_COST;
 use super::table::{sig, Sig, Ty};
 use super::value::Value;
 use regex::GoRegex;
+use zeroize::Zeroizing;
 
 /// A function of this group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,10 +22,16 @@ pub(super) enum F {
     Abbrev,
     Abbrevboth,
     B32dec,
+    /// `base` and `osBase` (`path/filepath` is `path` on Linux), and so on.
+    Base,
     B32enc,
     Camelcase,
+    Clean,
+    Dir,
+    Ext,
     Hello,
     Initials,
+    IsAbs,
     Kebabcase,
     Plural,
     RegexFind,
@@ -49,9 +57,14 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("abbrevboth", F::Abbrevboth),
     ("b32dec", F::B32dec),
     ("b32enc", F::B32enc),
+    ("base", F::Base),
     ("camelcase", F::Camelcase),
+    ("clean", F::Clean),
+    ("dir", F::Dir),
+    ("ext", F::Ext),
     ("hello", F::Hello),
     ("initials", F::Initials),
+    ("isAbs", F::IsAbs),
     ("kebabcase", F::Kebabcase),
     ("mustRegexFind", F::RegexFind),
     ("mustRegexFindAll", F::RegexFindAll),
@@ -59,6 +72,11 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("mustRegexReplaceAll", F::RegexReplaceAll),
     ("mustRegexReplaceAllLiteral", F::RegexReplaceAllLiteral),
     ("mustRegexSplit", F::RegexSplit),
+    ("osBase", F::Base),
+    ("osClean", F::Clean),
+    ("osDir", F::Dir),
+    ("osExt", F::Ext),
+    ("osIsAbs", F::IsAbs),
     ("plural", F::Plural),
     ("regexFind", F::RegexFind),
     ("regexFindAll", F::RegexFindAll),
@@ -81,7 +99,7 @@ impl F {
         use F::*;
         match self {
             B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle
-            | RegexQuoteMeta => sig(&[S], None),
+            | RegexQuoteMeta | Base | Clean | Dir | Ext | IsAbs => sig(&[S], None),
             RegexFind | RegexMatch | RegexMatchLax => sig(&[S, S], None),
             RegexFindAll | RegexSplit => sig(&[S, S, Int], None),
             RegexReplaceAll | RegexReplaceAllLiteral => sig(&[S, S, S], None),
@@ -103,6 +121,11 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         Abbrevboth => abbrev(int(args, 0)?, int(args, 1)?, s(2)?, cx),
         B32dec => build(cx, |b| words::b32dec(s(0)?, b)),
         B32enc => build(cx, |b| words::b32enc(s(0)?, b)),
+        Base => bytes(paths::base(s(0)?), cx),
+        Clean => bytes(&Zeroizing::new(paths::clean(s(0)?)), cx),
+        Dir => bytes(&Zeroizing::new(paths::dir(s(0)?)), cx),
+        Ext => bytes(paths::ext(s(0)?), cx),
+        IsAbs => Ok(Value::Bool(s(0)?.starts_with(b"/"))),
         Camelcase => build(cx, |b| words::camelcase(s(0)?, b)),
         Hello => Ok(Value::text("Hello!")),
         Initials => build(cx, |b| words::initials(s(0)?, b)),
