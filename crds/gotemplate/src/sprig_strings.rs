@@ -6,6 +6,7 @@
 
 mod paths;
 mod regex;
+mod semver;
 mod unicode;
 mod words;
 
@@ -43,6 +44,8 @@ pub(super) enum F {
     RegexReplaceAll,
     RegexReplaceAllLiteral,
     RegexSplit,
+    Semver,
+    SemverCompare,
     Snakecase,
     Splitn,
     Swapcase,
@@ -85,6 +88,8 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("regexReplaceAll", F::RegexReplaceAll),
     ("regexReplaceAllLiteral", F::RegexReplaceAllLiteral),
     ("regexSplit", F::RegexSplit),
+    ("semver", F::Semver),
+    ("semverCompare", F::SemverCompare),
     ("snakecase", F::Snakecase),
     ("splitn", F::Splitn),
     ("swapcase", F::Swapcase),
@@ -99,8 +104,8 @@ impl F {
         use F::*;
         match self {
             B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle
-            | RegexQuoteMeta | Base | Clean | Dir | Ext | IsAbs => sig(&[S], None),
-            RegexFind | RegexMatch | RegexMatchLax => sig(&[S, S], None),
+            | RegexQuoteMeta | Base | Clean | Dir | Ext | IsAbs | Semver => sig(&[S], None),
+            RegexFind | RegexMatch | RegexMatchLax | SemverCompare => sig(&[S, S], None),
             RegexFindAll | RegexSplit => sig(&[S, S, Int], None),
             RegexReplaceAll | RegexReplaceAllLiteral => sig(&[S, S, S], None),
             Abbrev | Wrap => sig(&[Int, S], None),
@@ -157,6 +162,13 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             let re = GoRegex::new(s(0)?)?;
             strings(re.split(s(1)?, int(args, 2)?).into_iter(), cx)
         }
+        Semver => semver_value(s(0)?, cx),
+        SemverCompare => {
+            let constraints = semver::Constraints::parse(s(0)?)?;
+            Ok(Value::Bool(
+                constraints.check(&semver::Version::parse(s(1)?)?),
+            ))
+        }
         Snakecase => build(cx, |b| words::connect_words(s(0)?, b'_', b)),
         Splitn => words::splitn(s(0)?, int(args, 1)?, s(2)?, cx),
         Swapcase => build(cx, |b| words::swapcase(s(0)?, b)),
@@ -176,6 +188,32 @@ fn strings<'a>(parts: impl Iterator<Item = &'a [u8]>, cx: &mut Cx) -> FResult {
         }
     }
     Ok(Value::string_list(items))
+}
+
+/// `semver`'s `*Version`, as a map of what a template reads of it (`.Major`, `.Minor`,
+/// `.Patch`, `.Prerelease`, `.Metadata`, `.Original`).
+fn semver_value(s: &[u8], cx: &mut Cx) -> FResult {
+    let v = semver::Version::parse(s)?;
+    let number = |n: u64| {
+        i64::try_from(n)
+            .map(Value::Int)
+            .map_err(|_| "semver: version segment too large".to_owned())
+    };
+    cx.charge(ITEM_COST.saturating_mul(6))?;
+    let entries = [
+        ("Major", number(v.major)?),
+        ("Minor", number(v.minor)?),
+        ("Patch", number(v.patch)?),
+        ("Prerelease", Value::text(&v.pre)),
+        ("Metadata", Value::text(&v.metadata)),
+        ("Original", bytes(s, cx)?),
+    ];
+    Value::map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (super::value::Str::from_text(k), v))
+            .collect(),
+    )
 }
 
 /// sprig's `abbrev` and `abbrevboth`: too small a width leaves the string as it is.

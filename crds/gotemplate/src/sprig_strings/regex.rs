@@ -51,6 +51,17 @@ impl GoRegex {
         self.re.is_match(hay.text())
     }
 
+    /// Go's `FindSubmatchIndex`: the groups of the first match, as byte ranges of `s`.
+    pub(super) fn captures(&self, s: &[u8]) -> Option<Vec<Option<(usize, usize)>>> {
+        let hay = Hay::new(s);
+        let found = self.re.captures(hay.text())?;
+        let groups = found
+            .iter()
+            .map(|g| g.map(|m| (hay.original(m.start()), hay.original(m.end()))))
+            .collect();
+        Some(groups)
+    }
+
     /// Go's `allMatches`: up to `n` (any number when negative) non-overlapping matches, as byte
     /// ranges of `s`; an empty match right after a match is skipped.
     pub(super) fn find_all(&self, s: &[u8], n: i64) -> Vec<(usize, usize)> {
