@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 
 use super::regex::GoRegex;
 
+/// A version in a constraint, wildcards allowed.
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
+/// A version: no wildcards, as `NewVersion` reads it.
+const SV: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
 
 /// The library's expressions, compiled once.
@@ -23,9 +26,7 @@ enum Pattern {
 impl Pattern {
     fn source(self) -> String {
         match self {
-            Self::Version => format!(
-                r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$"
-            ),
+            Self::Version => format!(r"^{SV}$"),
             Self::Constraint => format!(r"^\s*({OPS})\s*({CV})\s*$"),
             Self::Range => format!(r"\s*({CV})\s+-\s+({CV})\s*"),
             Self::Find => format!(r"({OPS})\s*({CV})"),
