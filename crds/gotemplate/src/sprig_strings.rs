@@ -8,13 +8,15 @@ mod paths;
 mod regex;
 mod semver;
 mod unicode;
+mod url;
 mod words;
 
 use super::call::{arg, build, bytes, int, text, Cx, FResult};
 use super::json::ITEM_COST;
 use super::table::{sig, Sig, Ty};
-use super::value::Value;
+use super::value::{Str, Value};
 use regex::GoRegex;
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 /// A function of this group.
@@ -50,6 +52,8 @@ pub(super) enum F {
     Splitn,
     Swapcase,
     Untitle,
+    UrlJoin,
+    UrlParse,
     Wrap,
     WrapWith,
 }
@@ -94,6 +98,8 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("splitn", F::Splitn),
     ("swapcase", F::Swapcase),
     ("untitle", F::Untitle),
+    ("urlJoin", F::UrlJoin),
+    ("urlParse", F::UrlParse),
     ("wrap", F::Wrap),
     ("wrapWith", F::WrapWith),
 ];
@@ -104,7 +110,10 @@ impl F {
         use F::*;
         match self {
             B32dec | B32enc | Camelcase | Initials | Kebabcase | Snakecase | Swapcase | Untitle
-            | RegexQuoteMeta | Base | Clean | Dir | Ext | IsAbs | Semver => sig(&[S], None),
+            | RegexQuoteMeta | Base | Clean | Dir | Ext | IsAbs | Semver | UrlParse => {
+                sig(&[S], None)
+            }
+            UrlJoin => sig(&[Ty::Map], None),
             RegexFind | RegexMatch | RegexMatchLax | SemverCompare => sig(&[S, S], None),
             RegexFindAll | RegexSplit => sig(&[S, S, Int], None),
             RegexReplaceAll | RegexReplaceAllLiteral => sig(&[S, S, S], None),
@@ -173,6 +182,8 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         Splitn => words::splitn(s(0)?, int(args, 1)?, s(2)?, cx),
         Swapcase => build(cx, |b| words::swapcase(s(0)?, b)),
         Untitle => build(cx, |b| words::untitle(s(0)?, b)),
+        UrlParse => url_parse(s(0)?, cx),
+        UrlJoin => url_join(arg(args, 0), cx),
         Wrap => build(cx, |b| words::wrap(s(1)?, int(args, 0)?, b"", false, b)),
         WrapWith => build(cx, |b| words::wrap(s(2)?, int(args, 0)?, s(1)?, true, b)),
     }
@@ -211,9 +222,59 @@ fn semver_value(s: &[u8], cx: &mut Cx) -> FResult {
     Value::map(
         entries
             .into_iter()
-            .map(|(k, v)| (super::value::Str::from_text(k), v))
+            .map(|(k, v)| (Str::from_text(k), v))
             .collect(),
     )
+}
+
+/// sprig's `urlParse`: a map of the parts of the URL.
+fn url_parse(s: &[u8], cx: &mut Cx) -> FResult {
+    let u = url::Url::parse(s)?;
+    let parts: [(&str, &[u8]); 8] = [
+        ("scheme", &u.scheme),
+        ("host", &u.host),
+        ("hostname", u.hostname()),
+        ("path", &u.path),
+        ("query", &u.raw_query),
+        ("opaque", &u.opaque),
+        ("fragment", &u.fragment),
+        ("userinfo", &u.userinfo()),
+    ];
+    let mut entries = BTreeMap::new();
+    for (key, part) in parts {
+        cx.charge(ITEM_COST)?;
+        entries.insert(Str::from_text(key), bytes(part, cx)?);
+    }
+    Value::map(entries)
+}
+
+/// sprig's `urlJoin`: the URL of a map's parts (each a string, or missing).
+fn url_join(dict: &Value, cx: &mut Cx) -> FResult {
+    let part = |key: &str| -> Result<Str, String> {
+        let found = match dict {
+            Value::Map(m) => m.entries.get(key.as_bytes()),
+            _ => None,
+        };
+        match found {
+            None => Ok(Str::from_text("")),
+            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(other) => Err(format!(
+                "unable to parse {key} key, must be of type string, but {} found",
+                other.type_name()
+            )),
+        }
+    };
+    let keys = [
+        "scheme", "host", "path", "query", "opaque", "fragment", "userinfo",
+    ];
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        values.push(part(key)?);
+    }
+    let [scheme, host, path, query, opaque, fragment, userinfo] =
+        [0, 1, 2, 3, 4, 5, 6].map(|i| values.get(i).map_or(&b""[..], Str::as_bytes));
+    let u = url::Url::from_parts([scheme, host, path, query, opaque, fragment, userinfo])?;
+    bytes(&u.to_bytes(), cx)
 }
 
 /// sprig's `abbrev` and `abbrevboth`: too small a width leaves the string as it is.

@@ -270,7 +270,7 @@ impl<'a> Hay<'a> {
 
     /// The offset in the input of an offset (at a character boundary) of [`Self::text`].
     fn original(&self, at: usize) -> usize {
-        at - 2 * self.invalid.partition_point(|&p| p < at)
+        at.saturating_sub(2 * self.invalid.partition_point(|&p| p < at))
     }
 }
 
