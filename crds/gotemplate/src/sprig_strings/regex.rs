@@ -301,11 +301,18 @@ struct Translator<'p> {
     rest: &'p str,
     out: String,
     last: Last,
-    /// For each open group, the largest repetition factor inside it so far.
-    groups: Vec<u64>,
+    /// For each open group, the largest repetition factor inside it so far, and whether
+    /// repetitions were ungreedy (`U`) where it opened.
+    groups: Vec<(u64, bool)>,
     /// The largest repetition factor at the top level so far.
     top: u64,
     names: Vec<Option<String>>,
+    /// A flags-only group (`(?i)`) not written yet: Go lets a repetition after it repeat what
+    /// came before it, so it is written before the next token that is not a repetition.
+    pending: String,
+    /// Whether repetitions are ungreedy here, for Go and in what is written so far.
+    ungreedy: bool,
+    written_ungreedy: bool,
 }
 
 impl<'p> Translator<'p> {
@@ -317,13 +324,24 @@ impl<'p> Translator<'p> {
             groups: Vec::new(),
             top: 1,
             names: vec![None],
+            pending: String::new(),
+            ungreedy: false,
+            written_ungreedy: false,
         }
     }
 
     fn run(mut self) -> Result<(String, Vec<Option<String>>), String> {
         while let Some(c) = self.next() {
+            // A `(?` group writes the pending flags itself, unless it is flags only.
+            let keeps_pending = matches!(c, '*' | '+' | '?')
+                || c == '{' && parse_repeat(self.rest).is_some()
+                || c == '(' && self.rest.starts_with('?');
+            if !keeps_pending {
+                self.flush();
+            }
             self.token(c)?;
         }
+        self.out.push_str(&self.pending);
         Ok((self.out, self.names))
     }
 
@@ -331,6 +349,11 @@ impl<'p> Translator<'p> {
         let c = self.rest.chars().next()?;
         self.rest = &self.rest[c.len_utf8()..];
         Some(c)
+    }
+
+    fn flush(&mut self) {
+        self.out.push_str(&std::mem::take(&mut self.pending));
+        self.written_ungreedy = self.ungreedy;
     }
 
     fn eat(&mut self, c: char) -> bool {
@@ -345,7 +368,10 @@ impl<'p> Translator<'p> {
 
     fn atom(&mut self, factor: u64) {
         self.last = Last::Atom(factor);
-        let max = self.groups.last_mut().unwrap_or(&mut self.top);
+        let max = match self.groups.last_mut() {
+            Some((max, _)) => max,
+            None => &mut self.top,
+        };
         *max = (*max).max(factor);
     }
 
@@ -361,10 +387,11 @@ impl<'p> Translator<'p> {
                 self.last = Last::Nothing;
             }
             ')' => {
-                let factor = self
+                let (factor, ungreedy) = self
                     .groups
                     .pop()
                     .ok_or_else(|| syntax_error("unexpected )"))?;
+                (self.ungreedy, self.written_ungreedy) = (ungreedy, ungreedy);
                 self.out.push(')');
                 self.atom(factor);
             }
@@ -402,7 +429,7 @@ impl<'p> Translator<'p> {
 
     fn open(&mut self, name: Option<String>) {
         self.names.push(name);
-        self.groups.push(1);
+        self.groups.push((1, self.ungreedy));
         self.last = Last::Nothing;
     }
 
@@ -424,7 +451,8 @@ impl<'p> Translator<'p> {
 
     /// A repetition operator; `factor` for a counted one Go checks.
     fn repeat(&mut self, op: &str, factor: Option<u64>) -> Result<(), String> {
-        let lazy = self.eat('?');
+        // The greediness Go gives it, written where pending flags may not be yet.
+        let lazy = self.eat('?') ^ self.ungreedy ^ self.written_ungreedy;
         let inner = match self.last {
             Last::Repeat(_) => return Err(syntax_error("invalid nested repetition operator")),
             Last::Nothing => return Err(syntax_error("missing argument to repetition operator")),
@@ -459,6 +487,7 @@ impl<'p> Translator<'p> {
                     return Err(syntax_error("invalid named capture"));
                 }
                 self.rest = &named[end + 1..];
+                self.flush();
                 self.out.push('(');
                 self.open(Some(name.to_owned()));
                 return Ok(());
@@ -491,11 +520,23 @@ impl<'p> Translator<'p> {
                         format!("{flags}-{cleared}")
                     };
                     if end == ':' {
+                        self.flush();
                         self.out.push_str(&format!("(?{body}:"));
-                        self.groups.push(1);
+                        self.groups.push((1, self.ungreedy));
                         self.last = Last::Nothing;
+                    }
+                    if on.contains(&'U') {
+                        self.ungreedy = true;
+                    } else if off.contains(&'U') {
+                        self.ungreedy = false;
+                    }
+                    if end == ':' {
+                        self.written_ungreedy = self.ungreedy;
                     } else if !body.is_empty() {
-                        self.out.push_str(&format!("(?{body})"));
+                        self.pending.push_str(&format!("(?{body})"));
+                        if let Last::Repeat(factor) = self.last {
+                            self.last = Last::Atom(factor);
+                        }
                     }
                     return Ok(());
                 }
