@@ -104,7 +104,22 @@ fn single(mut mapped: impl Iterator<Item = char>, c: char) -> char {
 }
 
 pub(super) fn to_upper(c: char) -> char {
-    single(c.to_uppercase(), c)
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) => u,
+        _ => greek_iota_upper(c).unwrap_or(c),
+    }
+}
+
+/// The Greek letters with ypogegrammeni: their full upper case is two letters, their simple
+/// one (Go's) the title-case letter with prosgegrammeni.
+fn greek_iota_upper(c: char) -> Option<char> {
+    let offset = match c {
+        '\u{1f80}'..='\u{1f87}' | '\u{1f90}'..='\u{1f97}' | '\u{1fa0}'..='\u{1fa7}' => 8,
+        '\u{1fb3}' | '\u{1fc3}' | '\u{1ff3}' => 9,
+        _ => return None,
+    };
+    char::from_u32(u32::from(c) + offset)
 }
 
 pub(super) fn to_lower(c: char) -> char {

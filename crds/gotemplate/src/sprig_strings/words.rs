@@ -356,9 +356,16 @@ pub(super) fn splitn(sep: &[u8], n: i64, s: &[u8], cx: &mut Cx) -> FResult {
     let limit = usize::try_from(n).unwrap_or(usize::MAX);
     let mut parts: Vec<&[u8]> = Vec::new();
     if n != 0 && sep.is_empty() {
+        // Go's explode: one part per character (an invalid byte as U+FFFD), the last part
+        // whatever is left.
+        let n = limit.min(runes(s).count());
         let mut chars = runes(s);
-        for (start, end, _) in chars.by_ref().take(limit - 1) {
-            parts.push(&s[start..end]);
+        for (start, end, c) in chars.by_ref().take(n.saturating_sub(1)) {
+            parts.push(if c.is_some() {
+                &s[start..end]
+            } else {
+                "\u{fffd}".as_bytes()
+            });
         }
         if let Some((start, _, _)) = chars.next() {
             parts.push(&s[start..]);
