@@ -13,10 +13,15 @@ use super::unicode::{is_decimal, is_letter, RUNE_ERROR};
 
 /// Go rejects counted repetitions past this, alone or nested (`(a{100}){20}`).
 const MAX_REPEAT: u64 = 1000;
-/// The compiled size the crate may build (Go's own limit is of the same order).
-const SIZE_LIMIT: usize = 16 << 20;
-/// Deepest group nesting (Go's parser refuses a depth of 1000).
-const NEST_LIMIT: u32 = 1000;
+/// The compiled size the crate may build (Go's own limit is larger: 128 MiB).
+const SIZE_LIMIT: usize = 8 << 20;
+/// Deepest nesting of groups and classes, the crate's default: its compiler recurses (Go
+/// refuses a depth of 1000).
+const NEST_LIMIT: u32 = 250;
+/// The longest pattern (Go has no limit): compiling stays within milliseconds.
+const MAX_PATTERN_BYTES: usize = 64 << 10;
+/// The most Unicode classes (`\pL`, hundreds of ranges each) in one pattern.
+const MAX_UNICODE_CLASSES: usize = 50;
 
 fn syntax_error(code: &str) -> String {
     format!("error parsing regexp: {code}")
@@ -33,6 +38,11 @@ pub(super) struct GoRegex {
 impl GoRegex {
     pub(super) fn new(pattern: &[u8]) -> Result<Self, String> {
         let pattern = std::str::from_utf8(pattern).map_err(|_| syntax_error("invalid UTF-8"))?;
+        if pattern.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "regular expression longer than {MAX_PATTERN_BYTES} bytes"
+            ));
+        }
         let (rust, names) = Translator::new(pattern).run()?;
         let re = regex::RegexBuilder::new(&rust)
             .size_limit(SIZE_LIMIT)
@@ -40,6 +50,9 @@ impl GoRegex {
             .build()
             .map_err(|e| match e {
                 regex::Error::CompiledTooBig(_) => syntax_error("expression too large"),
+                regex::Error::Syntax(e) if e.contains("nested parentheses") => {
+                    syntax_error("expression nests too deeply")
+                }
                 _ => syntax_error("invalid or unsupported Perl syntax"),
             })?;
         Ok(Self { re, names })
@@ -310,6 +323,8 @@ struct Translator<'p> {
     /// A flags-only group (`(?i)`) not written yet: Go lets a repetition after it repeat what
     /// came before it, so it is written before the next token that is not a repetition.
     pending: String,
+    /// How many Unicode classes so far.
+    unicode_classes: usize,
     /// Whether repetitions are ungreedy here, for Go and in what is written so far.
     ungreedy: bool,
     written_ungreedy: bool,
@@ -327,6 +342,7 @@ impl<'p> Translator<'p> {
             pending: String::new(),
             ungreedy: false,
             written_ungreedy: false,
+            unicode_classes: 0,
         }
     }
 
@@ -602,6 +618,10 @@ impl<'p> Translator<'p> {
     /// After `\p` or `\P`: a name Go knows, one letter or in braces, maybe negated by `^`.
     fn unicode_class(&mut self, mut negated: bool) -> Result<String, String> {
         let invalid = || syntax_error("invalid character class range");
+        self.unicode_classes += 1;
+        if self.unicode_classes > MAX_UNICODE_CLASSES {
+            return Err(syntax_error("expression too large"));
+        }
         let name = if let Some(braced) = self.rest.strip_prefix('{') {
             let end = braced.find('}').ok_or_else(invalid)?;
             self.rest = &braced[end + 1..];
