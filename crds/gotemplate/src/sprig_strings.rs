@@ -1,8 +1,14 @@
-//! sprig's strings: case and shape (abbrev, camelcase, wrap, …), regular expressions, paths,
-//! URLs, semantic versions.
+//! sprig's strings: case and shape (`abbrev`, `camelcase`, `wrap`, … in `words`, on Go's
+//! `unicode` tables in `unicode`), regular expressions (`regex`: Go's RE2 syntax on the
+//! `regex` crate), paths (`paths`), URLs (`url`) and semantic versions (`semver`).
 //!
 //! Go strings are bytes here as everywhere in this crate; where Go reads them as characters,
-//! an invalid byte is `utf8.RuneError`, as Go's decoder reads it.
+//! an invalid byte is `utf8.RuneError`, as Go's decoder reads it. Go's result types: the
+//! `[]string` of `regexFindAll` and `regexSplit` is a list of strings, the `map[string]string`
+//! of `splitn` and the `map[string]interface {}` of `urlParse` maps of strings. `semver`'s
+//! `*semver.Version` is a map of what a template reads of it: `.Major`, `.Minor`, `.Patch`
+//! (ints) and `.Prerelease`, `.Metadata`, `.Original` (strings); so printing one prints the map
+//! where Go prints `1.2.3`, and its methods (`.LessThan`, `.IncMajor`, …) are not there.
 
 mod paths;
 mod regex;
@@ -145,32 +151,14 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         Initials => build(cx, |b| words::initials(s(0)?, b)),
         Kebabcase => build(cx, |b| words::connect_words(s(0)?, b'-', b)),
         Plural => Ok(arg(args, usize::from(int(args, 2)? != 1)).clone()),
-        RegexFind => {
-            let (re, hay) = (GoRegex::new(s(0)?)?, s(1)?);
-            let found = re.find_all(hay, 1).first().copied().unwrap_or((0, 0));
-            bytes(hay.get(found.0..found.1).unwrap_or_default(), cx)
-        }
-        RegexFindAll => {
-            let (re, hay) = (GoRegex::new(s(0)?)?, s(1)?);
-            let found = re.find_all(hay, int(args, 2)?);
-            strings(
-                found
-                    .iter()
-                    .map(|&(a, z)| hay.get(a..z).unwrap_or_default()),
-                cx,
-            )
-        }
-        RegexMatch | RegexMatchLax => Ok(Value::Bool(GoRegex::new(s(0)?)?.is_match(s(1)?))),
+        RegexFind
+        | RegexFindAll
+        | RegexMatch
+        | RegexMatchLax
+        | RegexReplaceAll
+        | RegexReplaceAllLiteral
+        | RegexSplit => regex_call(f, args, cx),
         RegexQuoteMeta => build(cx, |b| regex::quote_meta(s(0)?, b)),
-        RegexReplaceAll | RegexReplaceAllLiteral => {
-            let re = GoRegex::new(s(0)?)?;
-            let expand = f == RegexReplaceAll;
-            build(cx, |b| re.replace_all(s(1)?, s(2)?, expand, b))
-        }
-        RegexSplit => {
-            let re = GoRegex::new(s(0)?)?;
-            strings(re.split(s(1)?, int(args, 2)?).into_iter(), cx)
-        }
         Semver => semver_value(s(0)?, cx),
         SemverCompare => {
             let constraints = semver::Constraints::parse(s(0)?)?;
@@ -186,6 +174,29 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         UrlJoin => url_join(arg(args, 0), cx),
         Wrap => build(cx, |b| words::wrap(s(1)?, int(args, 0)?, b"", false, b)),
         WrapWith => build(cx, |b| words::wrap(s(2)?, int(args, 0)?, s(1)?, true, b)),
+    }
+}
+
+/// The functions that compile their first argument as a Go regular expression.
+fn regex_call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
+    let (re, s) = (GoRegex::new(text(args, 0)?)?, text(args, 1)?);
+    let slice = |(a, z): (usize, usize)| s.get(a..z).unwrap_or_default();
+    match f {
+        F::RegexFind => bytes(
+            re.find_all(s, 1)
+                .into_iter()
+                .map(slice)
+                .next()
+                .unwrap_or_default(),
+            cx,
+        ),
+        F::RegexFindAll => strings(re.find_all(s, int(args, 2)?).into_iter().map(slice), cx),
+        F::RegexSplit => strings(re.split(s, int(args, 2)?).into_iter(), cx),
+        F::RegexReplaceAll | F::RegexReplaceAllLiteral => {
+            let expand = f == F::RegexReplaceAll;
+            build(cx, |b| re.replace_all(s, text(args, 2)?, expand, b))
+        }
+        _ => Ok(Value::Bool(re.is_match(s))),
     }
 }
 
