@@ -494,21 +494,54 @@ impl<'p> Translator<'p> {
     fn group(&mut self) -> Result<(), String> {
         if self.rest.len() > 2 {
             if let Some(named) = self.rest.strip_prefix("P<") {
-                let end = named
-                    .find('>')
-                    .ok_or_else(|| syntax_error("invalid named capture"))?;
-                let name = &named[..end];
-                if name.is_empty() || !name.bytes().all(|c| c == b'_' || c.is_ascii_alphanumeric())
-                {
-                    return Err(syntax_error("invalid named capture"));
-                }
-                self.rest = &named[end + 1..];
-                self.flush();
-                self.out.push('(');
-                self.open(Some(name.to_owned()));
-                return Ok(());
+                return self.named_group(named);
             }
         }
+        let (on, off, opens) = self.flags()?;
+        let mut body: String = on.iter().collect();
+        if !off.is_empty() {
+            body.push('-');
+            body.extend(off.iter());
+        }
+        if opens {
+            self.flush();
+            self.out.push_str(&format!("(?{body}:"));
+            self.groups.push((1, self.ungreedy));
+            self.last = Last::Nothing;
+        } else if !body.is_empty() {
+            self.pending.push_str(&format!("(?{body})"));
+            if let Last::Repeat(factor) = self.last {
+                self.last = Last::Atom(factor);
+            }
+        }
+        if on.contains(&'U') {
+            self.ungreedy = true;
+        } else if off.contains(&'U') {
+            self.ungreedy = false;
+        }
+        if opens {
+            self.written_ungreedy = self.ungreedy;
+        }
+        Ok(())
+    }
+
+    /// After `(?P<`: the name, `>`, and the group's pattern.
+    fn named_group(&mut self, named: &'p str) -> Result<(), String> {
+        let invalid = || syntax_error("invalid named capture");
+        let (name, rest) = named.split_once('>').ok_or_else(invalid)?;
+        if name.is_empty() || !name.bytes().all(|c| c == b'_' || c.is_ascii_alphanumeric()) {
+            return Err(invalid());
+        }
+        self.rest = rest;
+        self.flush();
+        self.out.push('(');
+        self.open(Some(name.to_owned()));
+        Ok(())
+    }
+
+    /// Go's flags after `(?`: those set, those cleared (the last word on each wins), and
+    /// whether a group opens (`:`) rather than the flags ending (`)`).
+    fn flags(&mut self) -> Result<(BTreeSet<char>, BTreeSet<char>, bool), String> {
         let (mut on, mut off) = (BTreeSet::new(), BTreeSet::new());
         let (mut negated, mut saw) = (false, false);
         let perl_error = || syntax_error("invalid or unsupported Perl syntax");
@@ -527,35 +560,7 @@ impl<'p> Translator<'p> {
                     negated = true;
                     saw = false;
                 }
-                end @ (':' | ')') if saw || !negated => {
-                    let flags: String = on.iter().collect();
-                    let cleared: String = off.iter().collect();
-                    let body = if cleared.is_empty() {
-                        flags
-                    } else {
-                        format!("{flags}-{cleared}")
-                    };
-                    if end == ':' {
-                        self.flush();
-                        self.out.push_str(&format!("(?{body}:"));
-                        self.groups.push((1, self.ungreedy));
-                        self.last = Last::Nothing;
-                    }
-                    if on.contains(&'U') {
-                        self.ungreedy = true;
-                    } else if off.contains(&'U') {
-                        self.ungreedy = false;
-                    }
-                    if end == ':' {
-                        self.written_ungreedy = self.ungreedy;
-                    } else if !body.is_empty() {
-                        self.pending.push_str(&format!("(?{body})"));
-                        if let Last::Repeat(factor) = self.last {
-                            self.last = Last::Atom(factor);
-                        }
-                    }
-                    return Ok(());
-                }
+                end @ (':' | ')') if saw || !negated => return Ok((on, off, end == ':')),
                 _ => return Err(perl_error()),
             }
         }
