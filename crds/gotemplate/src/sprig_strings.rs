@@ -7,8 +7,9 @@
 //! `[]string` of `regexFindAll` and `regexSplit` is a list of strings, the `map[string]string`
 //! of `splitn` and the `map[string]interface {}` of `urlParse` maps of strings. `semver`'s
 //! `*semver.Version` is a map of what a template reads of it: `.Major`, `.Minor`, `.Patch`
-//! (ints) and `.Prerelease`, `.Metadata`, `.Original` (strings); so printing one prints the map
-//! where Go prints `1.2.3`, and its methods (`.LessThan`, `.IncMajor`, …) are not there.
+//! (ints) and `.Prerelease`, `.Metadata`, `.Original`, `.String` (strings); so printing one
+//! prints the map where Go prints `1.2.3`, and its other methods (`.LessThan`, `.IncMajor`, …)
+//! are not there.
 
 mod paths;
 mod regex;
@@ -213,7 +214,7 @@ fn strings<'a>(parts: impl Iterator<Item = &'a [u8]>, cx: &mut Cx) -> FResult {
 }
 
 /// `semver`'s `*Version`, as a map of what a template reads of it (`.Major`, `.Minor`,
-/// `.Patch`, `.Prerelease`, `.Metadata`, `.Original`).
+/// `.Patch`, `.Prerelease`, `.Metadata`, `.Original`, and `.String`, the method).
 fn semver_value(s: &[u8], cx: &mut Cx) -> FResult {
     let v = semver::Version::parse(s)?;
     let number = |n: u64| {
@@ -221,8 +222,9 @@ fn semver_value(s: &[u8], cx: &mut Cx) -> FResult {
             .map(Value::Int)
             .map_err(|_| "semver: version segment too large".to_owned())
     };
-    cx.charge(ITEM_COST.saturating_mul(6))?;
+    cx.charge(ITEM_COST.saturating_mul(7))?;
     let entries = [
+        ("String", Value::text(&v.to_string())),
         ("Major", number(v.major)?),
         ("Minor", number(v.minor)?),
         ("Patch", number(v.patch)?),

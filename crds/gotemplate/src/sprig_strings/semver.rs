@@ -53,6 +53,20 @@ pub(super) struct Version {
     pub(super) metadata: String,
 }
 
+impl std::fmt::Display for Version {
+    /// `Version.String`: the numbers, `-` the prerelease, `+` the metadata (no `v`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            write!(f, "-{}", self.pre)?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "+{}", self.metadata)?;
+        }
+        Ok(())
+    }
+}
+
 const INVALID_VERSION: &str = "Invalid Semantic Version";
 
 /// The text of group `i` of a match (empty when it did not take part).
