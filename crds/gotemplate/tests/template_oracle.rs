@@ -180,3 +180,42 @@ fn sprig_functions_render_as_go_renders_them() {
         wrong.join("\n")
     );
 }
+
+/// Functions the controller offers beyond the oracle's sprig 3.2.3: `sha512sum` came with
+/// sprig 3.3.0, the version upstream's current release is built with.
+const NEWER_THAN_THE_ORACLE: &[&str] = &["sha512sum"];
+
+#[test]
+fn every_function_go_offers_is_offered_and_no_other() {
+    let out = Command::new(oracle())
+        .arg("names")
+        .output()
+        .expect("running the sprig oracle");
+    assert!(out.status.success(), "sprig-oracle names failed");
+    let mut go: Vec<String> = String::from_utf8(out.stdout)
+        .expect("utf-8 names")
+        .lines()
+        .map(str::to_owned)
+        .chain(NEWER_THAN_THE_ORACLE.iter().map(|n| (*n).to_owned()))
+        .collect();
+    // Go's builtins are not in sprig's map but every template has them.
+    go.extend(
+        [
+            "and", "or", "not", "len", "index", "eq", "ne", "lt", "le", "gt", "ge", "print",
+            "printf", "println", "urlquery", "html", "js",
+        ]
+        .map(str::to_owned),
+    );
+    go.sort();
+    go.dedup();
+    let ours: Vec<String> = gotemplate::functions()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<_> = go.iter().filter(|n| !ours.contains(n)).collect();
+    let extra: Vec<_> = ours.iter().filter(|n| !go.contains(n)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:?}; not in Go: {extra:?}"
+    );
+}
