@@ -69,7 +69,7 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
         }
         Value::Map(map) => {
             buf.push(b"{")?;
-            for (i, (key, item)) in map.entries.iter().enumerate() {
+            for (i, (key, item)) in map.entries().iter().enumerate() {
                 if i > 0 {
                     buf.push(b",")?;
                 }
@@ -78,7 +78,7 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
                 buf.push(if style.pretty { b": " } else { b":" })?;
                 write_value(buf, item, style, level + 1)?;
             }
-            if !map.entries.is_empty() {
+            if !map.entries().is_empty() {
                 newline(buf, style, level)?;
             }
             buf.push(b"}")?;
