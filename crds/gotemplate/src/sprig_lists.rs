@@ -12,11 +12,12 @@
 //! a `[]interface {}`).
 
 use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
 
 use super::call::{arg, int, strval, text, Cx, FResult};
 use super::json::ITEM_COST;
 use super::table::{sig, Sig, Ty};
-use super::value::{Str, Value};
+use super::value::{Map, Str, Value};
 
 /// A function of this group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,16 @@ pub(super) enum F {
     ToStrings,
     All,
     Any,
+    Set,
+    Unset,
+    Dig,
+    Pick,
+    Omit,
+    Pluck,
+    Merge,
+    MergeOverwrite,
+    Values,
+    DeepCopy,
 }
 
 /// The names of this group's functions.
@@ -49,17 +60,24 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("chunk", F::Chunk),
     ("compact", F::Compact),
     ("concat", F::Concat),
+    ("deepCopy", F::DeepCopy),
+    ("dig", F::Dig),
     ("first", F::First),
     ("has", F::Has),
     ("initial", F::Initial),
     ("last", F::Last),
+    ("merge", F::Merge),
+    ("mergeOverwrite", F::MergeOverwrite),
     ("mustAppend", F::Push),
     ("mustChunk", F::Chunk),
     ("mustCompact", F::Compact),
+    ("mustDeepCopy", F::DeepCopy),
     ("mustFirst", F::First),
     ("mustHas", F::Has),
     ("mustInitial", F::Initial),
     ("mustLast", F::Last),
+    ("mustMerge", F::Merge),
+    ("mustMergeOverwrite", F::MergeOverwrite),
     ("mustPrepend", F::Prepend),
     ("mustPush", F::Push),
     ("mustRest", F::Rest),
@@ -67,14 +85,20 @@ pub(super) const TABLE: &[(&str, F)] = &[
     ("mustSlice", F::Slice),
     ("mustUniq", F::Uniq),
     ("mustWithout", F::Without),
+    ("omit", F::Omit),
+    ("pick", F::Pick),
+    ("pluck", F::Pluck),
     ("prepend", F::Prepend),
     ("push", F::Push),
     ("rest", F::Rest),
     ("reverse", F::Reverse),
+    ("set", F::Set),
     ("slice", F::Slice),
     ("sortAlpha", F::SortAlpha),
     ("toStrings", F::ToStrings),
     ("uniq", F::Uniq),
+    ("unset", F::Unset),
+    ("values", F::Values),
     ("without", F::Without),
 ];
 
@@ -91,10 +115,17 @@ impl F {
             | Self::Uniq
             | Self::Compact
             | Self::SortAlpha
-            | Self::ToStrings => sig(&[A], None),
+            | Self::ToStrings
+            | Self::DeepCopy => sig(&[A], None),
             Self::Without | Self::Slice => sig(&[A], Some(A)),
             Self::Chunk => sig(&[Ty::Int, A], None),
-            Self::Concat | Self::All | Self::Any => sig(&[], Some(A)),
+            Self::Concat | Self::All | Self::Any | Self::Dig => sig(&[], Some(A)),
+            Self::Set => sig(&[Ty::Map, Ty::Str, A], None),
+            Self::Unset => sig(&[Ty::Map, Ty::Str], None),
+            Self::Pick | Self::Omit => sig(&[Ty::Map], Some(Ty::Str)),
+            Self::Pluck => sig(&[Ty::Str], Some(Ty::Map)),
+            Self::Merge | Self::MergeOverwrite => sig(&[Ty::Map], Some(Ty::Map)),
+            Self::Values => sig(&[Ty::Map], None),
         }
     }
 }
@@ -148,6 +179,35 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::ToStrings => to_strings(list, cx).map(Value::string_list),
         F::All => Ok(Value::Bool(args.iter().all(Value::truth))),
         F::Any => Ok(Value::Bool(args.iter().any(Value::truth))),
+        F::Set => set(list, arg(args, 1), arg(args, 2), cx),
+        F::Unset => {
+            let Value::Map(m) = list else {
+                return new_map(BTreeMap::new(), cx);
+            };
+            m.remove(text(args, 1)?)?;
+            Ok(list.clone())
+        }
+        F::Dig => dig(args),
+        F::Pick => pick_or_omit(list, rest_args, true, cx),
+        F::Omit => pick_or_omit(list, rest_args, false, cx),
+        F::Pluck => {
+            let key = text(args, 0)?;
+            let found = rest_args.iter().filter_map(|d| entry(d, key)).collect();
+            new_list(found, cx)
+        }
+        F::Merge => merge(list, rest_args, false, cx),
+        F::MergeOverwrite => merge(list, rest_args, true, cx),
+        F::Values => {
+            let values = match list {
+                Value::Map(m) => m.entries().values().cloned().collect(),
+                _ => Vec::new(),
+            };
+            new_list(values, cx)
+        }
+        F::DeepCopy => match list {
+            Value::Nil => Err("reflect: call of reflect.Value.Type on zero Value".to_owned()),
+            v => deep_copy(v, cx),
+        },
     }
 }
 
@@ -492,4 +552,204 @@ fn sort_alpha(v: &Value, cx: &mut Cx) -> FResult {
     };
     strings.sort();
     Ok(Value::string_list(strings))
+}
+
+/// A new `map[string]interface {}`, charged per entry.
+fn new_map(entries: BTreeMap<Str, Value>, cx: &mut Cx) -> FResult {
+    cx.charge(ITEM_COST.saturating_mul(entries.len()))?;
+    Value::map(entries)
+}
+
+fn entry(map: &Value, key: &[u8]) -> Option<Value> {
+    match map {
+        Value::Map(m) => m.entries().get(key).cloned(),
+        _ => None,
+    }
+}
+
+/// `set`: changes the map itself (every holder sees it), and returns it.
+fn set(map: &Value, key: &Value, value: &Value, cx: &mut Cx) -> FResult {
+    let (Value::Map(m), Some(key)) = (map, as_str(key)) else {
+        return Err("assignment to entry in nil map".to_owned());
+    };
+    insert(m, key, value.clone(), cx)?;
+    Ok(map.clone())
+}
+
+/// Inserts into a map in place, charging the entry and the depth bookkeeping.
+fn insert(map: &Rc<Map>, key: Str, value: Value, cx: &mut Cx) -> Result<(), String> {
+    cx.charge(ITEM_COST.saturating_add(key.as_bytes().len()))?;
+    let work = map.insert(key, value)?;
+    cx.charge(work)
+}
+
+/// What a failed type assertion `x.(T)` panics with.
+fn conversion(v: &Value, want: &str) -> String {
+    let got = match v {
+        Value::Nil => "nil",
+        v => v.type_name(),
+    };
+    format!("interface conversion: interface {{}} is {got}, not {want}")
+}
+
+/// `dig "k1" "k2" … default dict`: the value at the path, or the default where a key is
+/// missing; a value on the path that is not a `map[string]interface {}` fails, as in Go.
+fn dig(args: &[Value]) -> FResult {
+    const MAP: &str = "map[string]interface {}";
+    let [keys @ .., default, dict] = args else {
+        return Err("dig needs at least three arguments".to_owned());
+    };
+    if keys.is_empty() {
+        return Err("dig needs at least three arguments".to_owned());
+    }
+    let mut map = match dict {
+        Value::Map(m) if !m.is_of_strings() => Rc::clone(m),
+        other => return Err(conversion(other, MAP)),
+    };
+    let mut path = Vec::with_capacity(keys.len());
+    for key in keys {
+        match key {
+            Value::Str(s) => path.push(s),
+            other => return Err(conversion(other, "string")),
+        }
+    }
+    let last = path.len() - 1;
+    for (i, key) in path.into_iter().enumerate() {
+        let Some(step) = map.entries().get(key).cloned() else {
+            return Ok(default.clone());
+        };
+        if i == last {
+            return Ok(step);
+        }
+        map = match step {
+            Value::Map(m) if !m.is_of_strings() => m,
+            other => return Err(conversion(&other, MAP)),
+        };
+    }
+    Ok(default.clone())
+}
+
+/// `pick` (the entries with the keys given) or `omit` (the others), as a new map.
+fn pick_or_omit(map: &Value, keys: &[Value], pick: bool, cx: &mut Cx) -> FResult {
+    let keys: HashSet<&[u8]> = keys
+        .iter()
+        .filter_map(|k| match k {
+            Value::Str(s) => Some(s.as_bytes()),
+            _ => None,
+        })
+        .collect();
+    let entries = match map {
+        Value::Map(m) => m
+            .entries()
+            .iter()
+            .filter(|(k, _)| keys.contains(k.as_bytes()) == pick)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    new_map(entries, cx)
+}
+
+/// A copy of lists and maps all the way down (copystructure's `Copy`), of the same types.
+fn deep_copy(v: &Value, cx: &mut Cx) -> FResult {
+    match v {
+        Value::List(l) => {
+            let mut items = Vec::with_capacity(l.items.len());
+            for item in &l.items {
+                items.push(deep_copy(item, cx)?);
+            }
+            if l.is_of_strings() {
+                cx.charge(ITEM_COST.saturating_mul(items.len()))?;
+                return Ok(Value::string_list(items.iter().filter_map(as_str).collect()));
+            }
+            new_list(items, cx)
+        }
+        Value::Map(m) => {
+            let mut entries = BTreeMap::new();
+            for (key, item) in m.entries().iter() {
+                entries.insert(key.clone(), deep_copy(item, cx)?);
+            }
+            if m.is_of_strings() {
+                cx.charge(ITEM_COST.saturating_mul(entries.len()))?;
+                let strings = entries.into_iter().filter_map(|(k, v)| Some((k, as_str(&v)?)));
+                return Ok(Value::string_map(strings.collect()));
+            }
+            new_map(entries, cx)
+        }
+        scalar => Ok(scalar.clone()),
+    }
+}
+
+/// `merge dst src…` (mergo's `Merge`: `dst` keeps what it has unless it is empty) or
+/// `mergeOverwrite` (`MergeWithOverwrite`: `src` wins). `dst` is changed in place and returned;
+/// maps in both are merged recursively, into `dst`'s own nested maps.
+fn merge(dst: &Value, srcs: &[Value], overwrite: bool, cx: &mut Cx) -> FResult {
+    let dst = match dst {
+        Value::Map(m) => Rc::clone(m),
+        _ => match new_map(BTreeMap::new(), cx)? {
+            Value::Map(m) => m,
+            _ => return Err("internal error: new map".to_owned()),
+        },
+    };
+    for src in srcs {
+        if let Value::Map(src) = src {
+            merge_into(&dst, src, overwrite, cx)?;
+        }
+    }
+    Ok(Value::Map(dst))
+}
+
+/// What setting an interface value into a `map[string]string` panics with.
+const NOT_ASSIGNABLE: &str =
+    "reflect.Value.SetMapIndex: value of type interface {} is not assignable to type string";
+
+/// mergo's `deepMerge` of two maps, key by key (keys as they were, values as they are).
+fn merge_into(dst: &Rc<Map>, src: &Rc<Map>, overwrite: bool, cx: &mut Cx) -> Result<(), String> {
+    let keys: Vec<Str> = src.entries().keys().cloned().collect();
+    // Values of a `map[string]string` are strings, assignable anywhere; those of a
+    // `map[string]interface {}` are interfaces, assignable to no `map[string]string`.
+    let assignable = src.is_of_strings() || !dst.is_of_strings();
+    for key in keys {
+        cx.charge(ITEM_COST)?;
+        let Some(value) = src.entries().get(&key).cloned() else {
+            continue;
+        };
+        let current = dst.entries().get(&key).cloned();
+        match &value {
+            Value::Nil => {
+                if overwrite {
+                    assign(dst, key, value, assignable, cx)?;
+                }
+                continue;
+            }
+            Value::Map(inner) => {
+                if let Some(Value::Map(into)) = &current {
+                    merge_into(into, inner, overwrite, cx)?;
+                }
+                if current.as_ref().is_some_and(Value::truth) {
+                    continue;
+                }
+            }
+            // Go fails on a slice for a `map[string]string` even where it keeps the string.
+            Value::List(_) if !assignable => return Err(NOT_ASSIGNABLE.to_owned()),
+            _ => {}
+        }
+        if overwrite || !current.as_ref().is_some_and(Value::truth) {
+            assign(dst, key, value, assignable, cx)?;
+        }
+    }
+    Ok(())
+}
+
+fn assign(
+    dst: &Rc<Map>,
+    key: Str,
+    value: Value,
+    assignable: bool,
+    cx: &mut Cx,
+) -> Result<(), String> {
+    if !assignable {
+        return Err(NOT_ASSIGNABLE.to_owned());
+    }
+    insert(dst, key, value, cx)
 }
