@@ -238,10 +238,13 @@ fn new_list(items: Vec<Value>, cx: &mut Cx) -> FResult {
     Value::list(items)
 }
 
-/// `reflect.DeepEqual`, charging one unit per pair of values compared (lists of lists compare
-/// in quadratic time, as Go's do).
-pub(super) fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
-    cx.charge(1)?;
+/// What comparing two values costs: two items read.
+const COMPARE_COST: usize = ITEM_COST / 4;
+
+/// `reflect.DeepEqual`, charged per pair of values compared (lists of lists compare in
+/// quadratic time, as Go's do).
+fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
+    cx.charge(COMPARE_COST)?;
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -252,6 +255,9 @@ pub(super) fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, Stri
             if x.is_of_strings() != y.is_of_strings() || x.items.len() != y.items.len() {
                 return Ok(false);
             }
+            if Rc::ptr_eq(x, y) {
+                return Ok(true);
+            }
             for (p, q) in x.items.iter().zip(&y.items) {
                 if !deep_equal(p, q, cx)? {
                     return Ok(false);
@@ -260,8 +266,14 @@ pub(super) fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, Stri
             true
         }
         (x @ Value::Map(m), y @ Value::Map(n)) => {
+            if x.type_name() != y.type_name() {
+                return Ok(false);
+            }
+            if Rc::ptr_eq(m, n) {
+                return Ok(true);
+            }
             let (m, n) = (m.entries(), n.entries());
-            if x.type_name() != y.type_name() || m.len() != n.len() {
+            if m.len() != n.len() {
                 return Ok(false);
             }
             for (key, p) in m.iter() {
@@ -373,17 +385,16 @@ fn slice(list: &Value, indices: &[Value], cx: &mut Cx) -> FResult {
     let Value::List(l) = list else {
         return Err(match list {
             Value::Nil => NIL_DEREF.to_owned(),
-            other => format!(
-                "list should be type of slice or array but {}",
-                kind(other)
-            ),
+            other => format!("list should be type of slice or array but {}", kind(other)),
         });
     };
     if l.items.is_empty() {
         return Ok(Value::Nil);
     }
     let start = indices.first().map_or(0, to_int);
-    let end = indices.get(1).map_or(i64::try_from(l.items.len()).unwrap_or(i64::MAX), to_int);
+    let end = indices
+        .get(1)
+        .map_or(i64::try_from(l.items.len()).unwrap_or(i64::MAX), to_int);
     let part = usize::try_from(start)
         .ok()
         .zip(usize::try_from(end).ok())
@@ -467,7 +478,9 @@ fn parse_int(s: &[u8]) -> Option<i64> {
             continue;
         }
         let d = char::from(c).to_digit(radix)?;
-        magnitude = magnitude.checked_mul(u64::from(radix))?.checked_add(u64::from(d))?;
+        magnitude = magnitude
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(d))?;
         prev_digit = true;
         any = true;
     }
@@ -660,7 +673,9 @@ fn deep_copy(v: &Value, cx: &mut Cx) -> FResult {
             }
             if l.is_of_strings() {
                 cx.charge(ITEM_COST.saturating_mul(items.len()))?;
-                return Ok(Value::string_list(items.iter().filter_map(as_str).collect()));
+                return Ok(Value::string_list(
+                    items.iter().filter_map(as_str).collect(),
+                ));
             }
             new_list(items, cx)
         }
@@ -671,7 +686,9 @@ fn deep_copy(v: &Value, cx: &mut Cx) -> FResult {
             }
             if m.is_of_strings() {
                 cx.charge(ITEM_COST.saturating_mul(entries.len()))?;
-                let strings = entries.into_iter().filter_map(|(k, v)| Some((k, as_str(&v)?)));
+                let strings = entries
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, as_str(&v)?)));
                 return Ok(Value::string_map(strings.collect()));
             }
             new_map(entries, cx)

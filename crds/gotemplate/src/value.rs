@@ -109,7 +109,11 @@ impl Map {
             return Err("internal error: a map of strings holds strings only".to_owned());
         }
         let child = value.node();
-        let work = raise(Node::Map(Rc::clone(self)), 1 + value.depth(), child.as_ref())?;
+        let work = raise(
+            Node::Map(Rc::clone(self)),
+            1 + value.depth(),
+            child.as_ref(),
+        )?;
         let old = self
             .entries
             .try_borrow_mut()
