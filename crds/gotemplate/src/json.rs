@@ -53,6 +53,8 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
         Value::Int(i) => buf.push_str(&i.to_string())?,
         Value::Float(f) => buf.push_str(&json_float(*f).ok_or(WriteError::Unsupported)?)?,
         Value::Str(s) => write_string(buf, s.as_bytes(), style.escape_html)?,
+        Value::List(list) if list.is_nil() => buf.push(b"null")?,
+        Value::Map(map) if map.is_nil() => buf.push(b"null")?,
         Value::List(list) => {
             buf.push(b"[")?;
             for (i, item) in list.items.iter().enumerate() {

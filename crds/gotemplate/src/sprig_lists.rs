@@ -152,15 +152,14 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             .last()
             .cloned()
             .unwrap_or(Value::Nil)),
-        F::Rest => {
-            let items = items(list, "Cannot find rest on type")?;
-            new_list(items.get(1..).unwrap_or_default().to_vec(), cx)
-        }
-        F::Initial => {
-            let items = items(list, "Cannot find initial on type")?;
-            let n = items.len().saturating_sub(1);
-            new_list(items.get(..n).unwrap_or_default().to_vec(), cx)
-        }
+        F::Rest => match items(list, "Cannot find rest on type")? {
+            [] => Ok(Value::nil_list()),
+            [_, rest @ ..] => new_list(rest.to_vec(), cx),
+        },
+        F::Initial => match items(list, "Cannot find initial on type")? {
+            [] => Ok(Value::nil_list()),
+            [initial @ .., _] => new_list(initial.to_vec(), cx),
+        },
         F::Reverse => {
             let items = items(list, "Cannot find reverse on type")?;
             new_list(items.iter().rev().cloned().collect(), cx)
@@ -182,7 +181,7 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
         F::Set => set(list, arg(args, 1), arg(args, 2), cx),
         F::Unset => {
             let Value::Map(m) = list else {
-                return new_map(BTreeMap::new(), cx);
+                return Ok(Value::nil_map());
             };
             m.remove(text(args, 1)?)?;
             Ok(list.clone())
@@ -252,7 +251,10 @@ fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            if x.is_of_strings() != y.is_of_strings() || x.items.len() != y.items.len() {
+            if x.is_of_strings() != y.is_of_strings()
+                || x.is_nil() != y.is_nil()
+                || x.items.len() != y.items.len()
+            {
                 return Ok(false);
             }
             if Rc::ptr_eq(x, y) {
@@ -266,7 +268,7 @@ fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
             true
         }
         (x @ Value::Map(m), y @ Value::Map(n)) => {
-            if x.type_name() != y.type_name() {
+            if x.type_name() != y.type_name() || m.is_nil() != n.is_nil() {
                 return Ok(false);
             }
             if Rc::ptr_eq(m, n) {
@@ -534,6 +536,9 @@ fn concat(lists: &[Value], cx: &mut Cx) -> FResult {
             other => return Err(format!("Cannot concat type {} as list", kind(other))),
         }
     }
+    if out.is_empty() {
+        return Ok(Value::nil_list());
+    }
     new_list(out, cx)
 }
 
@@ -666,6 +671,8 @@ fn pick_or_omit(map: &Value, keys: &[Value], pick: bool, cx: &mut Cx) -> FResult
 /// A copy of lists and maps all the way down (copystructure's `Copy`), of the same types.
 fn deep_copy(v: &Value, cx: &mut Cx) -> FResult {
     match v {
+        Value::List(l) if l.is_nil() => Ok(Value::nil_list()),
+        Value::Map(m) if m.is_nil() => Ok(Value::nil_map()),
         Value::List(l) => {
             let mut items = Vec::with_capacity(l.items.len());
             for item in &l.items {
@@ -701,19 +708,26 @@ fn deep_copy(v: &Value, cx: &mut Cx) -> FResult {
 /// `mergeOverwrite` (`MergeWithOverwrite`: `src` wins). `dst` is changed in place and returned;
 /// maps in both are merged recursively, into `dst`'s own nested maps.
 fn merge(dst: &Value, srcs: &[Value], overwrite: bool, cx: &mut Cx) -> FResult {
-    let dst = match dst {
+    let mut dst = match dst {
         Value::Map(m) => Rc::clone(m),
-        _ => match new_map(BTreeMap::new(), cx)? {
-            Value::Map(m) => m,
-            _ => return Err("internal error: new map".to_owned()),
-        },
+        _ => as_map(Value::nil_map())?,
     };
     for src in srcs {
-        if let Value::Map(src) = src {
-            merge_into(&dst, src, overwrite, cx)?;
+        // nil is a nil map: nothing to merge.
+        let Value::Map(src) = src else { continue };
+        if dst.is_nil() && !src.is_nil() {
+            dst = as_map(new_map(BTreeMap::new(), cx)?)?;
         }
+        merge_into(&dst, src, overwrite, cx)?;
     }
     Ok(Value::Map(dst))
+}
+
+fn as_map(v: Value) -> Result<Rc<Map>, String> {
+    match v {
+        Value::Map(m) => Ok(m),
+        _ => Err("internal error: not a map".to_owned()),
+    }
 }
 
 /// What setting an interface value into a `map[string]string` panics with.
@@ -740,8 +754,12 @@ fn merge_into(dst: &Rc<Map>, src: &Rc<Map>, overwrite: bool, cx: &mut Cx) -> Res
                 continue;
             }
             Value::Map(inner) => {
-                if let Some(Value::Map(into)) = &current {
-                    merge_into(into, inner, overwrite, cx)?;
+                // A nil map in `dst` is replaced, not merged into.
+                match &current {
+                    Some(Value::Map(into)) if !into.is_nil() => {
+                        merge_into(into, inner, overwrite, cx)?;
+                    }
+                    _ => {}
                 }
                 if current.as_ref().is_some_and(Value::truth) {
                     continue;

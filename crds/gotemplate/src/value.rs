@@ -63,6 +63,8 @@ pub(super) struct List {
     pub(super) items: Vec<Value>,
     depth: Cell<usize>,
     of_strings: bool,
+    /// Go's nil slice (`[]interface {}(nil)`): empty, but JSON's `null`.
+    nil: bool,
     parents: Parents,
 }
 
@@ -70,6 +72,11 @@ impl List {
     /// Whether this is Go's `[]string` rather than `[]interface {}`.
     pub(super) fn is_of_strings(&self) -> bool {
         self.of_strings
+    }
+
+    /// Whether this is Go's nil slice.
+    pub(super) fn is_nil(&self) -> bool {
+        self.nil
     }
 }
 
@@ -87,6 +94,8 @@ pub(super) struct Map {
     entries: RefCell<BTreeMap<Str, Value>>,
     depth: Cell<usize>,
     of_strings: bool,
+    /// Go's nil map: empty, JSON's `null`, and nothing can be set in it.
+    nil: bool,
     parents: Parents,
 }
 
@@ -101,10 +110,18 @@ impl Map {
         self.of_strings
     }
 
+    /// Whether this is Go's nil map.
+    pub(super) fn is_nil(&self) -> bool {
+        self.nil
+    }
+
     /// Sets `key` to `value` in place, seen by every holder of the map; returns the number of
     /// containers whose depth was looked at (work to charge). A map of strings takes strings
     /// only.
     pub(super) fn insert(self: &Rc<Self>, key: Str, value: Value) -> Result<usize, String> {
+        if self.nil {
+            return Err("assignment to entry in nil map".to_owned());
+        }
         if self.of_strings && !matches!(value, Value::Str(_)) {
             return Err("internal error: a map of strings holds strings only".to_owned());
         }
@@ -295,12 +312,35 @@ impl Value {
             items,
             depth: Cell::new(depth),
             of_strings: false,
+            nil: false,
             parents: Parents::default(),
         });
         for child in list.items.iter().filter_map(Value::node) {
             child.parents().add(Parent::List(Rc::downgrade(&list)));
         }
         Ok(Self::List(list))
+    }
+
+    /// Go's nil slice, `[]interface {}(nil)`.
+    pub(super) fn nil_list() -> Self {
+        Self::List(Rc::new(List {
+            items: Vec::new(),
+            depth: Cell::new(1),
+            of_strings: false,
+            nil: true,
+            parents: Parents::default(),
+        }))
+    }
+
+    /// Go's nil map, `map[string]interface {}(nil)`.
+    pub(super) fn nil_map() -> Self {
+        Self::Map(Rc::new(Map {
+            entries: RefCell::new(BTreeMap::new()),
+            depth: Cell::new(1),
+            of_strings: false,
+            nil: true,
+            parents: Parents::default(),
+        }))
     }
 
     /// A list of strings (Go's `[]string`).
@@ -310,6 +350,7 @@ impl Value {
             items,
             depth: Cell::new(1),
             of_strings: true,
+            nil: false,
             parents: Parents::default(),
         }))
     }
@@ -322,6 +363,7 @@ impl Value {
             entries: RefCell::new(entries),
             depth: Cell::new(depth),
             of_strings: false,
+            nil: false,
             parents: Parents::default(),
         });
         for child in map.entries().values().filter_map(Value::node) {
@@ -340,6 +382,7 @@ impl Value {
             entries: RefCell::new(entries),
             depth: Cell::new(1),
             of_strings: true,
+            nil: false,
             parents: Parents::default(),
         }))
     }
