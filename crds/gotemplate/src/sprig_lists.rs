@@ -131,8 +131,17 @@ impl F {
 }
 
 pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
+    use F::*;
+    match f {
+        Set | Unset | Dig | Pick | Omit | Pluck | Merge | MergeOverwrite | Values | DeepCopy => {
+            call_dict(f, args, cx)
+        }
+        _ => call_list(f, args, cx),
+    }
+}
+
+fn call_list(f: F, args: &[Value], cx: &mut Cx) -> FResult {
     let list = arg(args, 0);
-    let rest_args = args.get(1..).unwrap_or_default();
     match f {
         F::Push => {
             let mut out = items(list, "Cannot push on type")?.to_vec();
@@ -169,44 +178,56 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             new_list(items.iter().filter(|v| v.truth()).cloned().collect(), cx)
         }
         F::Uniq => uniq(items(list, "Cannot find uniq on type")?, cx),
-        F::Without => without(items(list, "Cannot find without on type")?, rest_args, cx),
+        F::Without => {
+            let omit = args.get(1..).unwrap_or_default();
+            without(items(list, "Cannot find without on type")?, omit, cx)
+        }
         F::Has => has(list, arg(args, 1), cx),
-        F::Slice => slice(list, rest_args, cx),
+        F::Slice => slice(list, args.get(1..).unwrap_or_default(), cx),
         F::Chunk => chunk(int(args, 0)?, arg(args, 1), cx),
         F::Concat => concat(args, cx),
         F::SortAlpha => sort_alpha(list, cx),
         F::ToStrings => to_strings(list, cx).map(Value::string_list),
         F::All => Ok(Value::Bool(args.iter().all(Value::truth))),
         F::Any => Ok(Value::Bool(args.iter().any(Value::truth))),
-        F::Set => set(list, arg(args, 1), arg(args, 2), cx),
+        _ => Err("internal error: not a list function".to_owned()),
+    }
+}
+
+fn call_dict(f: F, args: &[Value], cx: &mut Cx) -> FResult {
+    let dict = arg(args, 0);
+    let rest_args = args.get(1..).unwrap_or_default();
+    match f {
+        F::Set => set(dict, arg(args, 1), arg(args, 2), cx),
         F::Unset => {
-            let Value::Map(m) = list else {
+            let Value::Map(m) = dict else {
                 return Ok(Value::nil_map());
             };
             m.remove(text(args, 1)?)?;
-            Ok(list.clone())
+            Ok(dict.clone())
         }
         F::Dig => dig(args),
-        F::Pick => pick_or_omit(list, rest_args, true, cx),
-        F::Omit => pick_or_omit(list, rest_args, false, cx),
+        F::Pick => pick_or_omit(dict, rest_args, true, cx),
+        F::Omit => pick_or_omit(dict, rest_args, false, cx),
         F::Pluck => {
             let key = text(args, 0)?;
             let found = rest_args.iter().filter_map(|d| entry(d, key)).collect();
             new_list(found, cx)
         }
-        F::Merge => merge(list, rest_args, false, cx),
-        F::MergeOverwrite => merge(list, rest_args, true, cx),
+        F::Merge => merge(dict, rest_args, false, cx),
+        F::MergeOverwrite => merge(dict, rest_args, true, cx),
         F::Values => {
-            let values = match list {
+            let values = match dict {
                 Value::Map(m) => m.entries().values().cloned().collect(),
                 _ => Vec::new(),
             };
             new_list(values, cx)
         }
-        F::DeepCopy => match list {
+        F::DeepCopy => match dict {
             Value::Nil => Err("reflect: call of reflect.Value.Type on zero Value".to_owned()),
             v => deep_copy(v, cx),
         },
+        _ => Err("internal error: not a dict function".to_owned()),
     }
 }
 
