@@ -61,9 +61,10 @@ fn entry(map: &Value, key: &[u8]) -> Option<Value> {
 
 /// `set`: changes the map itself (every holder sees it), and returns it.
 fn set(map: &Value, key: &Value, value: &Value, cx: &mut Cx) -> FResult {
-    let (Value::Map(m), Some(key)) = (map, as_str(key)) else {
+    let Value::Map(m) = map else {
         return Err("assignment to entry in nil map".to_owned());
     };
+    let key = as_str(key).ok_or_else(|| "internal error: expected a string".to_owned())?;
     insert(m, key, value.clone(), cx)?;
     Ok(map.clone())
 }
