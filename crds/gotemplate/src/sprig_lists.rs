@@ -9,7 +9,12 @@
 //! copy of the map (in variables, lists, other maps) sees the change. A `must` form behaves as
 //! its plain form: where the plain one panics and the `must` one returns an error, both fail.
 //! Values are compared with `reflect.DeepEqual`'s rules (`1` is not `1.0`, a `[]string` is not
-//! a `[]interface {}`).
+//! a `[]interface {}`, a nil slice is not an empty one).
+//!
+//! Deliberate differences: a change that would make a map contain itself fails (Go's would
+//! loop forever printing it); `values` lists in key order (Go's in random order); `sortAlpha`
+//! leaves a `[]string` it is given as it was (Go's sorts it in place); `slice` stops at the
+//! length of a list (Go's reaches into the spare capacity of an `append`ed one).
 
 use std::collections::HashSet;
 use std::rc::Rc;
