@@ -9,7 +9,7 @@ pub(super) fn len(v: &Value) -> FResult {
     let n = match v {
         Value::Str(s) => s.as_bytes().len(),
         Value::List(l) => l.items.len(),
-        Value::Map(m) => m.entries.len(),
+        Value::Map(m) => m.entries().len(),
         Value::Nil => return Err("len of untyped nil".to_owned()),
         other => return Err(format!("len of type {}", other.type_name())),
     };
@@ -56,7 +56,7 @@ pub(super) fn index(args: &[Value], cx: &Cx) -> FResult {
                         ))
                     }
                 };
-                m.entries.get(name.as_bytes()).cloned().ok_or_else(|| {
+                m.entries().get(name.as_bytes()).cloned().ok_or_else(|| {
                     format!(
                         "map has no entry for key {}",
                         cx.key_name(i, name.as_bytes())

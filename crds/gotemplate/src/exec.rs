@@ -231,7 +231,13 @@ impl State<'_> {
                 }
             }
             Value::Map(map) => {
-                for (key, item) in &map.entries {
+                // A copy, as Go's: the body may change the map (`set`).
+                let entries: Vec<(Str, Value)> = map
+                    .entries()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (key, item) in &entries {
                     ran = true;
                     if self.iterate(Value::Str(key.clone()), item, control, mark)? {
                         break;
@@ -474,7 +480,7 @@ impl State<'_> {
                             format_args!("{name} is not a method but has arguments"),
                         ));
                     }
-                    match map.entries.get(name.as_bytes()) {
+                    match map.entries().get(name.as_bytes()) {
                         Some(v) => v.clone(),
                         None => {
                             return Err(self.fail_at(

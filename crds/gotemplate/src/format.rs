@@ -307,7 +307,7 @@ fn print_arg(buf: &mut Buf, v: &Value, verb: char, sp: &Spec, nested: bool) -> R
         }
         Value::Map(map) => {
             buf.push(b"map[")?;
-            for (i, (key, item)) in map.entries.iter().enumerate() {
+            for (i, (key, item)) in map.entries().iter().enumerate() {
                 if i > 0 {
                     buf.push(b" ")?;
                 }

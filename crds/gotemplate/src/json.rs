@@ -62,6 +62,8 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
             super::golayout::format(buf, t, b"2006-01-02T15:04:05.999999999Z07:00")?;
             buf.push(b"\"")?;
         }
+        Value::List(list) if list.is_nil() => buf.push(b"null")?,
+        Value::Map(map) if map.is_nil() => buf.push(b"null")?,
         Value::List(list) => {
             buf.push(b"[")?;
             for (i, item) in list.items.iter().enumerate() {
@@ -78,7 +80,7 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
         }
         Value::Map(map) => {
             buf.push(b"{")?;
-            for (i, (key, item)) in map.entries.iter().enumerate() {
+            for (i, (key, item)) in map.entries().iter().enumerate() {
                 if i > 0 {
                     buf.push(b",")?;
                 }
@@ -87,7 +89,7 @@ fn write_value(buf: &mut Buf, v: &Value, style: Style, level: usize) -> Result<(
                 buf.push(if style.pretty { b": " } else { b":" })?;
                 write_value(buf, item, style, level + 1)?;
             }
-            if !map.entries.is_empty() {
+            if !map.entries().is_empty() {
                 newline(buf, style, level)?;
             }
             buf.push(b"}")?;

@@ -168,7 +168,7 @@ fn dict(args: &[Value], cx: &mut Cx) -> FResult {
 
 fn map_entry(map: &Value, key: &[u8]) -> Option<Value> {
     match map {
-        Value::Map(m) => m.entries.get(key).cloned(),
+        Value::Map(m) => m.entries().get(key).cloned(),
         _ => None,
     }
 }
@@ -177,8 +177,8 @@ fn keys(args: &[Value], cx: &mut Cx) -> FResult {
     let mut keys: Vec<Str> = Vec::new();
     for map in args {
         if let Value::Map(m) = map {
-            cx.charge(ITEM_COST.saturating_mul(m.entries.len()))?;
-            keys.extend(m.entries.keys().cloned());
+            cx.charge(ITEM_COST.saturating_mul(m.entries().len()))?;
+            keys.extend(m.entries().keys().cloned());
         }
     }
     keys.sort();

@@ -20,11 +20,10 @@
 //! * The random strings with a negative length fail (sprig returns ""); `fail`'s message has
 //!   its line breaks escaped, to stay on one line.
 
-mod cast;
+pub(super) mod cast;
 mod decimal;
 mod random;
 
-use std::rc::Rc;
 
 use super::call::{arg, build, int, text, Cx, FResult};
 use super::format::write_value;
@@ -190,7 +189,9 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
             ))
         }
         F::TypeOf => Ok(Value::text(arg(args, 0).type_name())),
-        F::DeepEqual => deep_equal(arg(args, 0), arg(args, 1), cx).map(Value::Bool),
+        F::DeepEqual => {
+            super::sprig_lists::deep_equal(arg(args, 0), arg(args, 1), cx).map(Value::Bool)
+        }
         F::Fail => Err(fail_message(text(args, 0)?)),
         F::Rand(alphabet) => random::string(alphabet, int(args, 0)?, cx),
         F::RandInt => random::int(int(args, 0)?, int(args, 1)?),
@@ -479,55 +480,4 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Map(_) => "map",
         Value::Time(_) => "struct",
     }
-}
-
-/// `reflect.DeepEqual`: same types and equal contents (a list or map is equal to itself even
-/// when it holds NaN); charged for every element and string byte it compares.
-fn deep_equal(a: &Value, b: &Value, cx: &mut Cx) -> Result<bool, String> {
-    cx.charge(ITEM_COST)?;
-    if a.type_name() != b.type_name() {
-        return Ok(false);
-    }
-    Ok(match (a, b) {
-        (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Time(x), Value::Time(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => {
-            cx.charge(x.as_bytes().len().min(y.as_bytes().len()))?;
-            x == y
-        }
-        (Value::List(x), Value::List(y)) => {
-            if Rc::ptr_eq(x, y) {
-                return Ok(true);
-            }
-            if x.items.len() != y.items.len() {
-                return Ok(false);
-            }
-            for (p, q) in x.items.iter().zip(&y.items) {
-                if !deep_equal(p, q, cx)? {
-                    return Ok(false);
-                }
-            }
-            true
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            if Rc::ptr_eq(x, y) {
-                return Ok(true);
-            }
-            if x.entries.len() != y.entries.len() {
-                return Ok(false);
-            }
-            for (key, p) in &x.entries {
-                cx.charge(key.as_bytes().len())?;
-                match y.entries.get(key) {
-                    Some(q) if deep_equal(p, q, cx)? => {}
-                    _ => return Ok(false),
-                }
-            }
-            true
-        }
-        _ => false,
-    })
 }

@@ -265,10 +265,10 @@ fn url_parse(s: &[u8], cx: &mut Cx) -> FResult {
 fn url_join(dict: &Value, cx: &mut Cx) -> FResult {
     let part = |key: &str| -> Result<Str, String> {
         let found = match dict {
-            Value::Map(m) => m.entries.get(key.as_bytes()),
+            Value::Map(m) => m.entries().get(key.as_bytes()).cloned(),
             _ => None,
         };
-        match found {
+        match &found {
             None => Ok(Str::from_text("")),
             Some(Value::Str(s)) => Ok(s.clone()),
             Some(other) => Err(format!(

@@ -225,10 +225,10 @@ impl Ty {
                 | (Self::Str, Value::Str(_))
                 | (Self::Int, Value::Int(_))
                 | (Self::Bool, Value::Bool(_))
-                | (Self::Map, Value::Map(_))
                 | (Self::Float, Value::Float(_))
                 | (Self::Time, Value::Time(_))
         ) || matches!((self, v), (Self::List, Value::List(l)) if !l.is_of_strings())
+            || matches!((self, v), (Self::Map, Value::Map(m)) if !m.is_of_strings())
     }
 }
 
@@ -290,7 +290,7 @@ mod tests {
         for name in names() {
             assert!(Func::lookup(name).is_some(), "{name}");
         }
-        for name in ["env", "expandenv", "getHostByName", "call", "slice"] {
+        for name in ["env", "expandenv", "getHostByName", "call"] {
             assert!(Func::lookup(name).is_none(), "{name}");
         }
     }

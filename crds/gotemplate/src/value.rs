@@ -2,10 +2,11 @@
 //! and a bounded buffer that wipes what it held.
 
 use std::borrow::Borrow;
+use std::cell::{Cell, Ref, RefCell};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use zeroize::Zeroizing;
 
@@ -56,11 +57,15 @@ impl Ord for Str {
     }
 }
 
-/// A list (Go's `[]interface {}`, or `[]string`), with its nesting depth.
+/// A list (Go's `[]interface {}`, or `[]string`), with its nesting depth. Its items never
+/// change; the maps among them may (see [`Map`]).
 pub(super) struct List {
     pub(super) items: Vec<Value>,
-    depth: usize,
+    depth: Cell<usize>,
     of_strings: bool,
+    /// Go's nil slice (`[]interface {}(nil)`): empty, but JSON's `null`.
+    nil: bool,
+    parents: Parents,
 }
 
 impl List {
@@ -68,14 +73,210 @@ impl List {
     pub(super) fn is_of_strings(&self) -> bool {
         self.of_strings
     }
+
+    /// Whether this is Go's nil slice.
+    pub(super) fn is_nil(&self) -> bool {
+        self.nil
+    }
 }
 
 /// A map with string keys (Go's `map[string]interface {}`, or `map[string]string` like the
 /// values), in key order.
+///
+/// Go's maps are references: sprig's `set`, `unset` and `merge` change a map for every holder
+/// of it. Here the entries are behind a `RefCell`, borrowed mutably only inside
+/// [`Map::insert`] and [`Map::remove`], which call nothing that reads maps. So that a change
+/// can neither nest values deeper than [`MAX_NESTING`] nor make a map contain itself, every
+/// list and map knows the containers holding it (weakly): an insertion raises the depths of
+/// all of them, and is refused when one would exceed the limit (a cycle would raise them
+/// without end).
 pub(super) struct Map {
-    pub(super) entries: BTreeMap<Str, Value>,
-    depth: usize,
+    entries: RefCell<BTreeMap<Str, Value>>,
+    depth: Cell<usize>,
     of_strings: bool,
+    /// Go's nil map: empty, JSON's `null`, and nothing can be set in it.
+    nil: bool,
+    parents: Parents,
+}
+
+impl Map {
+    /// The entries, in key order.
+    pub(super) fn entries(&self) -> Ref<'_, BTreeMap<Str, Value>> {
+        self.entries.borrow()
+    }
+
+    /// Whether this is Go's `map[string]string` rather than `map[string]interface {}`.
+    pub(super) fn is_of_strings(&self) -> bool {
+        self.of_strings
+    }
+
+    /// Whether this is Go's nil map.
+    pub(super) fn is_nil(&self) -> bool {
+        self.nil
+    }
+
+    /// Sets `key` to `value` in place, seen by every holder of the map; returns the number of
+    /// containers whose depth was looked at (work to charge). A map of strings takes strings
+    /// only.
+    pub(super) fn insert(self: &Rc<Self>, key: Str, value: Value) -> Result<usize, String> {
+        if self.nil {
+            return Err("assignment to entry in nil map".to_owned());
+        }
+        if self.of_strings && !matches!(value, Value::Str(_)) {
+            return Err("internal error: a map of strings holds strings only".to_owned());
+        }
+        let child = value.node();
+        let work = raise(
+            Node::Map(Rc::clone(self)),
+            1 + value.depth(),
+            child.as_ref(),
+        )?;
+        let old = self
+            .entries
+            .try_borrow_mut()
+            .map_err(|_| IN_USE.to_owned())?
+            .insert(key, value);
+        if let Some(child) = child {
+            child.parents().add(Parent::Map(Rc::downgrade(self)));
+        }
+        if let Some(old) = old.as_ref().and_then(Value::node) {
+            old.parents().remove(addr(self));
+        }
+        Ok(work)
+    }
+
+    /// Deletes `key` in place, seen by every holder of the map.
+    pub(super) fn remove(self: &Rc<Self>, key: &[u8]) -> Result<(), String> {
+        let old = self
+            .entries
+            .try_borrow_mut()
+            .map_err(|_| IN_USE.to_owned())?
+            .remove(key);
+        if let Some(old) = old.as_ref().and_then(Value::node) {
+            old.parents().remove(addr(self));
+        }
+        Ok(())
+    }
+}
+
+const IN_USE: &str = "internal error: map in use";
+
+/// A container holding a list or map, weakly (it may be gone).
+enum Parent {
+    List(Weak<List>),
+    Map(Weak<Map>),
+}
+
+/// A list or map, as a node of the graph of containers.
+#[derive(Clone)]
+enum Node {
+    List(Rc<List>),
+    Map(Rc<Map>),
+}
+
+impl Parent {
+    fn upgrade(&self) -> Option<Node> {
+        match self {
+            Self::List(l) => l.upgrade().map(Node::List),
+            Self::Map(m) => m.upgrade().map(Node::Map),
+        }
+    }
+
+    fn addr(&self) -> usize {
+        match self {
+            Self::List(l) => l.as_ptr().cast::<()>() as usize,
+            Self::Map(m) => m.as_ptr().cast::<()>() as usize,
+        }
+    }
+
+    fn is_alive(&self) -> bool {
+        match self {
+            Self::List(l) => l.strong_count() > 0,
+            Self::Map(m) => m.strong_count() > 0,
+        }
+    }
+}
+
+/// The containers holding a list or map, once per entry that holds it.
+#[derive(Default)]
+struct Parents(RefCell<Vec<Parent>>);
+
+impl Parents {
+    fn add(&self, parent: Parent) {
+        let mut parents = self.0.borrow_mut();
+        if parents.len() == parents.capacity() {
+            // Dropped containers go before the list grows: amortised constant time.
+            parents.retain(Parent::is_alive);
+        }
+        parents.push(parent);
+    }
+
+    fn remove(&self, addr: usize) {
+        let mut parents = self.0.borrow_mut();
+        if let Some(i) = parents.iter().position(|p| p.addr() == addr) {
+            parents.swap_remove(i);
+        }
+    }
+
+    fn live(&self) -> Vec<Node> {
+        self.0.borrow().iter().filter_map(Parent::upgrade).collect()
+    }
+}
+
+fn addr<T>(rc: &Rc<T>) -> usize {
+    Rc::as_ptr(rc).cast::<()>() as usize
+}
+
+impl Node {
+    fn depth(&self) -> &Cell<usize> {
+        match self {
+            Self::List(l) => &l.depth,
+            Self::Map(m) => &m.depth,
+        }
+    }
+
+    fn parents(&self) -> &Parents {
+        match self {
+            Self::List(l) => &l.parents,
+            Self::Map(m) => &m.parents,
+        }
+    }
+
+    fn addr(&self) -> usize {
+        match self {
+            Self::List(l) => addr(l),
+            Self::Map(m) => addr(m),
+        }
+    }
+}
+
+/// Raises `start`'s depth to `depth`, and its holders' above it, or fails (changing nothing)
+/// when one would exceed [`MAX_NESTING`]. `child`, about to be put into `start`, counts as held
+/// by it. Returns the number of steps taken: each container is raised at most
+/// [`MAX_NESTING`] times.
+fn raise(start: Node, depth: usize, child: Option<&Node>) -> Result<usize, String> {
+    let mut raised: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut todo = vec![(start.clone(), depth)];
+    let mut steps = 0usize;
+    while let Some((node, depth)) = todo.pop() {
+        steps += 1;
+        check_depth(depth)?;
+        let current = raised
+            .get(&node.addr())
+            .map_or_else(|| node.depth().get(), |(_, d)| *d);
+        if depth <= current {
+            continue;
+        }
+        todo.extend(node.parents().live().into_iter().map(|p| (p, depth + 1)));
+        if child.is_some_and(|c| c.addr() == node.addr()) {
+            todo.push((start.clone(), depth + 1));
+        }
+        raised.insert(node.addr(), (node, depth));
+    }
+    for (node, depth) in raised.into_values() {
+        node.depth().set(depth);
+    }
+    Ok(steps)
 }
 
 /// A template value. `Nil` is both Go's `nil` and its "no value".
@@ -109,11 +310,39 @@ impl Value {
     pub(super) fn list(items: Vec<Value>) -> Result<Self, String> {
         let depth = 1 + items.iter().map(Value::depth).max().unwrap_or(0);
         check_depth(depth)?;
-        Ok(Self::List(Rc::new(List {
+        let list = Rc::new(List {
             items,
-            depth,
+            depth: Cell::new(depth),
             of_strings: false,
-        })))
+            nil: false,
+            parents: Parents::default(),
+        });
+        for child in list.items.iter().filter_map(Value::node) {
+            child.parents().add(Parent::List(Rc::downgrade(&list)));
+        }
+        Ok(Self::List(list))
+    }
+
+    /// Go's nil slice, `[]interface {}(nil)`.
+    pub(super) fn nil_list() -> Self {
+        Self::List(Rc::new(List {
+            items: Vec::new(),
+            depth: Cell::new(1),
+            of_strings: false,
+            nil: true,
+            parents: Parents::default(),
+        }))
+    }
+
+    /// Go's nil map, `map[string]interface {}(nil)`.
+    pub(super) fn nil_map() -> Self {
+        Self::Map(Rc::new(Map {
+            entries: RefCell::new(BTreeMap::new()),
+            depth: Cell::new(1),
+            of_strings: false,
+            nil: true,
+            parents: Parents::default(),
+        }))
     }
 
     /// A list of strings (Go's `[]string`).
@@ -121,8 +350,10 @@ impl Value {
         let items = items.into_iter().map(Value::Str).collect();
         Self::List(Rc::new(List {
             items,
-            depth: 1,
+            depth: Cell::new(1),
             of_strings: true,
+            nil: false,
+            parents: Parents::default(),
         }))
     }
 
@@ -130,11 +361,17 @@ impl Value {
     pub(super) fn map(entries: BTreeMap<Str, Value>) -> Result<Self, String> {
         let depth = 1 + entries.values().map(Value::depth).max().unwrap_or(0);
         check_depth(depth)?;
-        Ok(Self::Map(Rc::new(Map {
-            entries,
-            depth,
+        let map = Rc::new(Map {
+            entries: RefCell::new(entries),
+            depth: Cell::new(depth),
             of_strings: false,
-        })))
+            nil: false,
+            parents: Parents::default(),
+        });
+        for child in map.entries().values().filter_map(Value::node) {
+            child.parents().add(Parent::Map(Rc::downgrade(&map)));
+        }
+        Ok(Self::Map(map))
     }
 
     /// A map of strings (Go's `map[string]string`, the type of the values).
@@ -144,17 +381,23 @@ impl Value {
             .map(|(k, v)| (k, Value::Str(v)))
             .collect();
         Self::Map(Rc::new(Map {
-            entries,
-            depth: 1,
+            entries: RefCell::new(entries),
+            depth: Cell::new(1),
             of_strings: true,
+            nil: false,
+            parents: Parents::default(),
         }))
     }
 
     fn depth(&self) -> usize {
+        self.node().map_or(0, |n| n.depth().get())
+    }
+
+    fn node(&self) -> Option<Node> {
         match self {
-            Self::List(l) => l.depth,
-            Self::Map(m) => m.depth,
-            _ => 0,
+            Self::List(l) => Some(Node::List(Rc::clone(l))),
+            Self::Map(m) => Some(Node::Map(Rc::clone(m))),
+            _ => None,
         }
     }
 
@@ -183,7 +426,7 @@ impl Value {
             Self::Float(f) => *f != 0.0,
             Self::Str(s) => !s.as_bytes().is_empty(),
             Self::List(l) => !l.items.is_empty(),
-            Self::Map(m) => !m.entries.is_empty(),
+            Self::Map(m) => !m.entries().is_empty(),
             // A struct is always true.
             Self::Time(_) => true,
         }

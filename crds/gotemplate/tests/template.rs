@@ -264,10 +264,12 @@ fn sprig_string_functions_keep_their_argument_order() {
     );
     assert_eq!(
         ok(
-            r#"{{ keys (dict "b" 1 "a" 2) }} {{ hasKey . "user" }} {{ hasKey . "nope" }} [{{ get . "nope" }}]"#
+            r#"{{ keys (dict "b" 1 "a" 2) }} {{ $d := dict "user" .user }}{{ hasKey $d "user" }} {{ hasKey $d "nope" }} [{{ get $d "nope" }}]"#
         ),
         "[a b] true false []"
     );
+    // The values are a map[string]string, which Go does not pass as a map[string]interface {}.
+    assert!(err(r#"{{ hasKey . "user" }}"#).contains("got map[string]string"));
     assert_eq!(
         ok(
             r#"{{ len .user }} {{ len (list 1 2) }} {{ index "abc" 1 }} {{ eq 1 2 3 1 }} {{ lt "a" "b" }}"#

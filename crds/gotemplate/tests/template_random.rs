@@ -145,6 +145,8 @@ fn most_generated_templates_parse_and_many_render() {
         }
     }
     assert!(parsed > 400, "{parsed} of 500 parse");
-    assert!(rendered > 50, "{rendered} of 500 render");
+    // Most functions of sprig's full set want lists, maps or numbers that random arguments
+    // rarely are: the larger the table, the fewer random calls render.
+    assert!(rendered > 30, "{rendered} of 500 render");
     eprintln!("random templates: {parsed} of 500 parse, {rendered} render");
 }

@@ -191,7 +191,7 @@ impl Issuer {
     /// sprig's `certificate` argument: the CA's certificate and key, which must match.
     fn new(ca: &Value, cx: &mut Cx) -> Result<Self, String> {
         let entry = |name: &str| match ca {
-            Value::Map(m) => match m.entries.get(name.as_bytes()) {
+            Value::Map(m) => match m.entries().get(name.as_bytes()) {
                 Some(Value::Str(s)) => Ok(s.clone()),
                 _ => Err("expected a certificate: a map with the strings Cert and Key".to_owned()),
             },

@@ -8,7 +8,7 @@ use crate::value::Value;
 
 /// `cast.ToInt64`: numbers converted as Go converts them, strings parsed as Go integer
 /// literals (after dropping a `.0…` suffix), anything else (and garbage) 0.
-pub(super) fn to_int64(v: &Value) -> i64 {
+pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Bool(b) => i64::from(*b),
         Value::Int(i) => *i,
@@ -36,7 +36,7 @@ pub(super) fn to_float64(v: &Value) -> f64 {
 }
 
 /// Go's `int64(f)` on amd64: values it cannot represent (NaN included) give the smallest int.
-pub(super) fn float_to_int(f: f64) -> i64 {
+pub(crate) fn float_to_int(f: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
         return i64::MIN;
