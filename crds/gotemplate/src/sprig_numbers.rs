@@ -24,7 +24,6 @@ pub(super) mod cast;
 mod decimal;
 mod random;
 
-
 use super::call::{arg, build, int, text, Cx, FResult};
 use super::format::write_value;
 use super::json::ITEM_COST;

@@ -178,8 +178,6 @@ pub(super) fn names() -> Vec<&'static str> {
 }
 
 /// A parameter type, as Go checks it.
-// TODO(merge): drop once the group modules use Float, Uint32 and List.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ty {
     /// `interface {}`: anything, nil included.

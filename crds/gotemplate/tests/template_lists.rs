@@ -111,3 +111,16 @@ fn chunks_and_slices_are_bounded_by_the_list() {
     assert!(render(r#"{{ slice (list 1 2) "9223372036854775808" }}"#).is_ok());
     assert!(render("{{ slice (list 1 2) 0 9223372036854775807 }}").is_err());
 }
+
+/// Where sprig 3.3 (upstream's, with mergo 1.0) and the oracle's sprig 3.2.3 (mergo 0.3) differ:
+/// `mergeOverwrite` puts a map over a value that is not a map; 0.3 kept the value. Without
+/// overwriting, or into a map, both versions agree (those cases are in `sprig/lists.txt`).
+#[test]
+fn merge_overwrite_puts_a_map_over_a_scalar_as_mergo_1_does() {
+    let over = r#"{{ mergeOverwrite (dict "a" 1 "b" "x") (dict "a" (dict "c" 2) "b" (dict "d" 3)) | toJson }}"#;
+    assert_eq!(render(over).as_deref(), Ok(r#"{"a":{"c":2},"b":{"d":3}}"#));
+    let keep = r#"{{ merge (dict "a" 1) (dict "a" (dict "c" 2)) | toJson }}"#;
+    assert_eq!(render(keep).as_deref(), Ok(r#"{"a":1}"#));
+    let into = r#"{{ mergeOverwrite (dict "a" (dict "x" 1)) (dict "a" (dict "c" 2)) | toJson }}"#;
+    assert_eq!(render(into).as_deref(), Ok(r#"{"a":{"c":2,"x":1}}"#));
+}

@@ -236,7 +236,10 @@ fn merge_into(dst: &Rc<Map>, src: &Rc<Map>, overwrite: bool, cx: &mut Cx) -> Res
                     }
                     _ => {}
                 }
-                if current.as_ref().is_some_and(Value::truth) {
+                // mergo 1.0 (sprig 3.3, upstream's): a map replaces a value that is no map
+                // when overwriting (mergo 0.3, the oracle's, kept that value).
+                let into_map = matches!(current, Some(Value::Map(_)));
+                if current.as_ref().is_some_and(Value::truth) && (into_map || !overwrite) {
                     continue;
                 }
             }
