@@ -664,7 +664,7 @@ impl State<'_> {
             Ty::Str => format!("expected string; found {node}"),
             Ty::Float => format!("expected float; found {node}"),
             Ty::Uint32 => format!("expected unsigned integer; found {node}"),
-            Ty::Any | Ty::Map | Ty::List | Ty::Time => {
+            Ty::Any | Ty::Map | Ty::MapOrValues | Ty::List | Ty::Time => {
                 format!("can't handle {node} for arg of type {}", ty.name())
             }
         };

@@ -20,15 +20,17 @@
 //!   `%v %s %d %q %x %X %t %c %U %b %o %O %e %E %f %F %g %G %T %%`, the flags `+ - # 0 space`,
 //!   widths and precisions (also `*`), and Go's `%!d(string=…)` / `%!d(MISSING)` /
 //!   `%!(EXTRA …)` output for mismatches.
-//! * The sprig functions templated Secrets use, with sprig's argument order (`replace old new
-//!   src`, `indent n str`, `default fallback value`, `trimSuffix suffix str`, …): `atoi`,
-//!   `b64dec`, `b64enc`, `cat`, `coalesce`, `contains`, `default`, `dict`, `empty`, `fromJson`,
-//!   `get`, `hasKey`, `hasPrefix`, `hasSuffix`, `indent`, `join`, `keys`, `list`, `lower`,
-//!   `nindent`, `nospace`, `quote`, `repeat`, `replace`, `sha1sum`, `sha256sum`, `split`,
-//!   `splitList`, `squote`, `substr`, `ternary`, `title`, `toJson`, `toPrettyJson`,
-//!   `toRawJson`, `toString`, `trim`, `trimAll`, `trimPrefix`, `trimSuffix`, `trunc`, `upper`,
-//!   and the aliases `trimall`, `tuple`, `mustFromJson`, `mustToJson`, `mustToPrettyJson`,
-//!   `mustToRawJson` ([`functions`] lists them all).
+//! * sprig's whole generic function map (v3.3, what upstream's controller is built with), less
+//!   `env`, `expandenv` and `getHostByName`, with sprig's argument order (`replace old new
+//!   src`, `indent n str`, `default fallback value`, …) and output, each checked byte for byte
+//!   against Go and sprig (`tests/template_oracle.rs`, `tests/sprig/*.txt`): strings, regular
+//!   expressions (Go's RE2 syntax), paths, URLs and semantic versions (`sprig_strings.rs`);
+//!   numbers, types and random values (`sprig_numbers.rs`); lists and dicts, `set`/`unset`/`merge`
+//!   changing maps in place (`sprig_lists.rs`); dates, durations and zones, with Go's layouts and
+//!   the system's zone database (`sprig_dates.rs`, `gotime.rs`, `golayout.rs`, `gozone.rs`);
+//!   digests, bcrypt, `derivePassword`, AES, keys and certificates (`sprig_crypto.rs`); and the
+//!   first set (`sprig.rs`). [`functions`] lists every name. `toYaml`/`fromYaml` are Helm's, not
+//!   sprig's: upstream does not offer them either.
 //!
 //! Any other function name is refused when the template is parsed, as Go does:
 //! `template: data:1: function "env" not defined`. `env`, `expandenv` and `getHostByName` are
@@ -45,8 +47,24 @@
 //!   and write a Secret nobody asked for). `hasKey . "x"` and `get . "x"` test or read a key
 //!   that may be absent (sprig's versions only take `dict`s; ours also take `.`). The same holds
 //!   for maps a template builds with `dict` or `fromJson`.
-//! * Functions whose sprig version swallows errors fail instead: `b64dec` (sprig returns the
-//!   error text as the value) and `fromJson` (sprig returns nothing).
+//! * Functions whose sprig version swallows errors fail instead: `b64dec`, `b32dec` (sprig
+//!   returns the error text as the value), `fromJson` (nothing), `regexMatch` on a bad pattern,
+//!   `dateModify` on a bad duration, `toDate` on a bad date, an unknown zone (sprig uses UTC),
+//!   `date`/`ago` on a value that is no time or number (sprig uses now), `derivePassword`,
+//!   `htpasswd`, `bcrypt` and `genPrivateKey` errors, random strings of negative length, and a
+//!   map made to contain itself (Go hangs printing it). Numeric conversions still give 0 for a
+//!   non-number, as sprig's do.
+//! * Go types that have no value kind here: `int64` results read as `int` (`typeOf (add 1 2)`
+//!   is `int`, Go `int64`); `until`/`untilStep` give `[]interface {}` (Go `[]int`); `semver`
+//!   gives a map of `Major Minor Patch Prerelease Metadata Original` (Go a `*Version` printing as
+//!   `1.2.3`, with methods); the certificate functions give a map of `Cert` and `Key` (Go a
+//!   struct); `time.Time` has the methods `Unix Year YearDay Day Hour Minute Second Nanosecond
+//!   UTC Local String`, not `Month` or `Weekday`. `duration`/`durationRound` take strings (and
+//!   times), not ints. `values` lists in key order (Go's is random), `sortAlpha` does not sort
+//!   its `[]string` argument in place, `slice` stops at a list's length (Go reads into spare
+//!   capacity). `genPrivateKey "dsa"` is refused (aws-lc-rs has no DSA); RSA keys are 2048 to
+//!   8192 bits, curves P-256/384/521. Regular expressions: patterns up to 64 KiB, 50 `\p`
+//!   classes, nesting 250 (Go 1000); Unicode tables are newer than Go 1.19's.
 //! * Error messages never quote a value. Where Go quotes one (`range can't iterate over …`,
 //!   `index out of range: 7`, a slice's bounds, base64 error offsets, `eq` on lists), the
 //!   message gives types only; a missing key is named only when it is written as a string
@@ -60,9 +78,8 @@
 //!   format characters as printable (Go consults its Unicode tables).
 //! * `toJson` writes `\b` and `\f` as Go 1.22 and later do. `keys` returns the keys sorted (Go's
 //!   order is random).
-//! * Not supported: complex numbers (an error), method calls, `call`, sprig's `slice` and the
-//!   other sprig functions not listed above, `printf` argument indexes (`%[1]s`), `%#v`, `%b`
-//!   and `%x` of floats.
+//! * Not supported: complex numbers (an error), method calls other than the time methods
+//!   above, `call`, `printf` argument indexes (`%[1]s`), `%#v`, `%b` and `%x` of floats.
 //!
 //! # Limits
 //!
@@ -82,9 +99,14 @@
 //!
 //! Every function is charged for the bytes of its arguments before it runs and for what it
 //! returns; none is worse than linear in what it reads (`trimAll`'s cutset is a set, `trim` reads
-//! only the ends, `contains`/`replace` search in linear time). `printf` widths and precisions
-//! stop at Go's 10⁶, as Go's do. The costliest rendering these bounds let through takes about
-//! 0.2 s of CPU (release build; `cargo bench -p gotemplate`, `adversarial/*`). Nothing panics on
+//! only the ends, `contains`/`replace` search in linear time, regular expressions run in linear
+//! time). `printf` widths and precisions stop at Go's 10⁶, as Go's do; sequences (`until`,
+//! `seq`) at 10⁶ items. Key generation is bounded by count and by the time left (per
+//! rendering: one RSA-4096 key, seven RSA-2048 keys or `derivePassword`s, fifteen `bcrypt`s,
+//! 63 certificates; each starts only if the rendering still has the time it may take), so a
+//! rendering overruns its time limit by at most one such operation. Without them, the costliest
+//! rendering these bounds let through takes about 0.2 s of CPU (release build;
+//! `cargo bench -p gotemplate`, `adversarial/*`). Nothing panics on
 //! any input (`tests/template_verbs.rs`, `tests/template_random.rs`), and the deepest template
 //! fits a quarter of a 2 MiB stack.
 //!

@@ -195,6 +195,10 @@ pub(super) enum Ty {
     List,
     /// `time.Time`.
     Time,
+    /// `map[string]interface {}`, or (an addition, for `get` and `hasKey`) the values `.`, a
+    /// `map[string]string`: a missing key is an error here, so a template needs a way to test
+    /// for one.
+    MapOrValues,
 }
 
 impl Ty {
@@ -204,7 +208,7 @@ impl Ty {
             Self::Str => "string",
             Self::Int => "int",
             Self::Bool => "bool",
-            Self::Map => "map[string]interface {}",
+            Self::Map | Self::MapOrValues => "map[string]interface {}",
             Self::Float => "float64",
             Self::Uint32 => "uint32",
             Self::List => "[]interface {}",
@@ -213,7 +217,7 @@ impl Ty {
     }
 
     pub(super) fn accepts_nil(self) -> bool {
-        matches!(self, Self::Any | Self::Map | Self::List)
+        matches!(self, Self::Any | Self::Map | Self::MapOrValues | Self::List)
     }
 
     pub(super) fn accepts(self, v: &Value) -> bool {
@@ -225,6 +229,7 @@ impl Ty {
                 | (Self::Bool, Value::Bool(_))
                 | (Self::Float, Value::Float(_))
                 | (Self::Time, Value::Time(_))
+                | (Self::MapOrValues, Value::Map(_))
         ) || matches!((self, v), (Self::List, Value::List(l)) if !l.is_of_strings())
             || matches!((self, v), (Self::Map, Value::Map(m)) if !m.is_of_strings())
     }
@@ -263,7 +268,7 @@ impl Func {
             Contains | HasPrefix | HasSuffix | Split | SplitList | TrimAll | TrimPrefix
             | TrimSuffix => sig(&[S, S], None),
             Default => sig(&[Any], Some(Any)),
-            Get | HasKey => sig(&[Map, S], None),
+            Get | HasKey => sig(&[Ty::MapOrValues, S], None),
             Indent | Nindent | Repeat | Trunc => sig(&[Int, S], None),
             Join => sig(&[S, Any], None),
             Keys => sig(&[], Some(Map)),

@@ -268,8 +268,17 @@ fn sprig_string_functions_keep_their_argument_order() {
         ),
         "[a b] true false []"
     );
-    // The values are a map[string]string, which Go does not pass as a map[string]interface {}.
-    assert!(err(r#"{{ hasKey . "user" }}"#).contains("got map[string]string"));
+    // An addition: `hasKey` and `get` also take the values (a missing key is an error here).
+    assert_eq!(
+        ok(
+            r#"{{ hasKey . "user" }} {{ hasKey . "nope" }} [{{ get . "nope" }}] {{ get . "user" }}"#
+        ),
+        "true false [] admin"
+    );
+    // The other dict functions refuse them, as Go does: a map[string]string is no
+    // map[string]interface {}.
+    assert!(err(r#"{{ set . "x" "y" }}"#).contains("got map[string]string"));
+    assert!(err(r#"{{ keys . }}"#).contains("got map[string]string"));
     assert_eq!(
         ok(
             r#"{{ len .user }} {{ len (list 1 2) }} {{ index "abc" 1 }} {{ eq 1 2 3 1 }} {{ lt "a" "b" }}"#
