@@ -17,7 +17,7 @@ const MAX_DELAY: Duration = Duration::from_secs(4);
 const RESET_AFTER: Duration = Duration::from_secs(120);
 
 /// A fresh backoff for one watch stream (`.backoff(watch_backoff())`).
-pub fn watch_backoff() -> impl Backoff + Send {
+pub fn watch_backoff() -> impl Backoff {
     let exponential = backon::ExponentialBuilder::default()
         .with_min_delay(MIN_DELAY)
         .with_max_delay(MAX_DELAY)

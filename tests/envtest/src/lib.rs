@@ -271,10 +271,11 @@ impl ControlPlane {
     /// outage (connections refused) of that length.
     pub async fn restart_apiserver_after(&self, down: Duration) -> Result<()> {
         if !down.is_zero() {
-            let mut apiserver = lock(&self.apiserver);
-            lock(&self.watchdog).unregister(&apiserver)?;
-            apiserver.stop();
-            drop(apiserver);
+            {
+                let mut apiserver = lock(&self.apiserver);
+                lock(&self.watchdog).unregister(&apiserver)?;
+                apiserver.stop();
+            }
             tokio::time::sleep(down).await;
         }
         let api_port: u16 = self
