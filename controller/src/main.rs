@@ -139,9 +139,23 @@ fn controller_namespace() -> String {
 /// The API client, and the one for leader election: the same, unless `--kubeclient-qps` throttles
 /// the first (Lease renewals must not queue behind a backlog of throttled requests, or the
 /// leader would lose its Lease under load).
+/// kube-client 5 panics reading a UTF-16 kubeconfig of an odd length (found by fuzzing,
+/// `tests/fuzz` `kubeconfig`); such a file is refused with an error first.
+fn refuse_odd_utf16(path: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    if matches!(bytes.as_slice(), [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..]) && bytes.len() % 2 == 1 {
+        anyhow::bail!(
+            "kubeconfig {} is not valid UTF-16: an odd number of bytes",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 async fn clients(flags: &Flags) -> Result<(kube::Client, kube::Client)> {
     let config = match &flags.kubeconfig {
         Some(path) => {
+            refuse_odd_utf16(path)?;
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?

@@ -110,6 +110,7 @@ async fn base_config(flags: &ClusterFlags) -> Result<Config> {
     };
     Ok(match &flags.kubeconfig {
         Some(path) => {
+            crate::kubeconfig::check_encoding(path)?;
             let kubeconfig = Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
             Config::from_custom_kubeconfig(kubeconfig, &options).await?
@@ -122,7 +123,10 @@ async fn base_config(flags: &ClusterFlags) -> Result<Config> {
                 .parse()
                 .context("invalid --server")?,
         ),
-        None => match Config::from_kubeconfig(&options).await {
+        None => match crate::kubeconfig::check_candidates(None)
+            .map(|()| Config::from_kubeconfig(&options))?
+            .await
+        {
             Ok(c) => c,
             // In-cluster only when there is no kubeconfig at all: a kubeconfig that does not work
             // (an unknown --context, say) is reported as such.

@@ -43,6 +43,7 @@ pub fn context_namespace(explicit: Option<&Path>, context: Option<&str>) -> Resu
 fn read_merged(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
     let mut merged: Option<Kubeconfig> = None;
     for path in candidate_files(explicit) {
+        check_encoding(&path)?;
         let config = match Kubeconfig::read_from(&path) {
             Ok(config) => config,
             Err(KubeconfigError::ReadConfig(e, _))
@@ -63,6 +64,30 @@ fn read_merged(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
     Ok(merged)
 }
 
+/// Refuses a file kube's loader would panic on: a UTF-16 byte-order mark followed by an odd
+/// number of bytes (kube-client 5 reads it two bytes at a time, past the end). A file that
+/// cannot be read is left to the loader, which names the OS error.
+pub fn check_encoding(path: &Path) -> Result<()> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    if matches!(bytes.as_slice(), [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..]) && bytes.len() % 2 == 1 {
+        anyhow::bail!(
+            "kubeconfig {} is not valid UTF-16: an odd number of bytes",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every kubeconfig file kubectl would read (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`),
+/// checked with [`check_encoding`].
+pub fn check_candidates(explicit: Option<&Path>) -> Result<()> {
+    candidate_files(explicit)
+        .iter()
+        .try_for_each(|path| check_encoding(path))
+}
+
 fn candidate_files(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];
@@ -73,4 +98,24 @@ fn candidate_files(explicit: Option<&Path>) -> Vec<PathBuf> {
     std::env::var_os("HOME")
         .map(|home| vec![PathBuf::from(home).join(".kube").join("config")])
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (`tests/fuzz` `kubeconfig`): kube's loader indexed past the end of a
+    /// UTF-16 file of an odd length and panicked.
+    #[test]
+    fn an_odd_length_utf16_kubeconfig_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for bom in [[0xFF, 0xFE], [0xFE, 0xFF]] {
+            let path = dir.path().join("config");
+            let mut bytes = bom.to_vec();
+            bytes.extend_from_slice(b"apiVersion: v1\n");
+            std::fs::write(&path, &bytes).expect("write");
+            let e = context_namespace(Some(&path), None).expect_err("odd UTF-16");
+            assert!(e.to_string().contains("not valid UTF-16"), "{e}");
+        }
+    }
 }

@@ -18,6 +18,35 @@ pub(super) struct Cx {
     pub(super) literal: Vec<bool>,
     /// When the rendering must end, if it must: the calls that take long check it first.
     pub(super) deadline: Option<Instant>,
+    /// How long the costly calls of this rendering took.
+    pub(super) slow: SlowCalls,
+}
+
+/// How long the costly calls (key generation, bcrypt, …) of a rendering took, by kind, so
+/// that the next one starts only if the longest so far still fits before the deadline: their
+/// estimates bound a fast machine, what they really took bounds a slow or instrumented one.
+/// A call is timed from its start to the start of the next costly call (an overestimate, so
+/// the bound errs on the safe side).
+#[derive(Default)]
+pub(super) struct SlowCalls {
+    last: Option<(usize, Instant)>,
+    longest: Vec<Duration>,
+}
+
+impl SlowCalls {
+    /// Records that a call of `kind` starts now; returns the longest one of that kind took.
+    pub(super) fn start(&mut self, kind: usize) -> Duration {
+        let now = Instant::now();
+        if let Some((previous, at)) = self.last.replace((kind, now)) {
+            if self.longest.len() <= previous {
+                self.longest.resize(previous + 1, Duration::ZERO);
+            }
+            if let Some(longest) = self.longest.get_mut(previous) {
+                *longest = (*longest).max(now.saturating_duration_since(at));
+            }
+        }
+        self.longest.get(kind).copied().unwrap_or_default()
+    }
 }
 
 impl Cx {
@@ -26,6 +55,7 @@ impl Cx {
             remaining: MAX_WORK_BYTES,
             literal: Vec::new(),
             deadline: None,
+            slow: SlowCalls::default(),
         }
     }
 
@@ -104,5 +134,26 @@ pub(super) fn strval(v: &Value, cx: &mut Cx) -> FResult {
     match v {
         Value::Str(_) => Ok(v.clone()),
         _ => build(cx, |b| write_value(b, v).map_err(String::from)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_costly_call_is_timed_until_the_next_one() {
+        let mut slow = SlowCalls::default();
+        assert_eq!(slow.start(2), Duration::ZERO, "nothing measured yet");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(slow.start(0), Duration::ZERO, "another kind");
+        assert!(
+            slow.start(2) >= Duration::from_millis(30),
+            "the first call of kind 2 took 30 ms"
+        );
+        assert!(
+            slow.start(0) < Duration::from_millis(30),
+            "kind 0 was quick"
+        );
     }
 }

@@ -123,7 +123,8 @@ pub(super) fn call(f: F, args: &[Value], cx: &mut Cx) -> FResult {
 /// spent on them alone does at most one RSA-4096 generation, 7 RSA-2048 generations or
 /// `derivePassword`s (scrypt with 32 MiB, N = 2¹⁵, r = 8, p = 2), 15 bcrypts (cost 10), or 63
 /// certificates made or read (with the keys they are given); and each starts only while the
-/// rendering has the time it may take left ([`Heavy::cost`]), so that it overruns the time limit
+/// rendering has the time it may take left ([`Heavy::cost`], or the longest one of its kind took
+/// in this rendering if that was longer: `call::SlowCalls`), so that it overruns the time limit
 /// by one operation at most.
 #[derive(Debug, Clone, Copy)]
 enum Heavy {
@@ -152,7 +153,8 @@ impl Heavy {
 
     /// Charges the operation, before it starts.
     fn start(self, cx: &mut Cx) -> Result<(), String> {
-        let (share, time, what) = self.cost();
+        let (share, estimate, what) = self.cost();
+        let time = estimate.max(cx.slow.start(self as usize));
         if !cx.has_time(time) {
             return Err(format!(
                 "rendering would exceed its time limit: {what} takes up to {time:?}"
