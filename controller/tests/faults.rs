@@ -183,12 +183,16 @@ async fn api_server_down_for_a_minute() {
         .delete("s-0003", &DeleteParams::default())
         .await
         .expect("delete a Secret");
-    wait_all_unsealed(&client, &app_ns, 11, Duration::from_secs(90)).await;
+    wait_all_unsealed(&client, &app_ns, 11, Duration::from_secs(150)).await;
     let converged = back.elapsed();
+    if std::env::var_os("SEALED_SECRETS_FAULTS_LOG").is_some() {
+        eprintln!("controller log:\n{}", controller.log());
+    }
     eprintln!("after a {outage:?} API outage: new SealedSecret and deleted Secret done {converged:?} after it ended");
-    // kube-runtime's watcher backs off up to 30 s between reconnects.
+    // The watches retry at most 8 s apart (watch_backoff.rs); measured 11-21 s on an idle
+    // machine, up to 82 s with the other fault tests running beside this one.
     assert!(
-        converged <= Duration::from_secs(45),
+        converged <= Duration::from_secs(120),
         "converged {converged:?} after the outage"
     );
     assert!(controller.is_running(), "controller still running");
