@@ -189,8 +189,9 @@ async fn api_server_down_for_a_minute() {
         eprintln!("controller log:\n{}", controller.log());
     }
     eprintln!("after a {outage:?} API outage: new SealedSecret and deleted Secret done {converged:?} after it ended");
-    // The watches retry at most 8 s apart (watch_backoff.rs); measured 11-21 s on an idle
-    // machine, up to 82 s with the other fault tests running beside this one.
+    // The watches retry at most 8 s apart (watch_backoff.rs), twice here (the first retry is
+    // refused as too old a resourceVersion): measured 11-21 s on an idle machine, up to 82 s
+    // with the other fault tests running beside this one.
     assert!(
         converged <= Duration::from_secs(120),
         "converged {converged:?} after the outage"
