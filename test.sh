@@ -8,10 +8,12 @@ missing=()
 for tool in openssl python3 node npm git; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# The zone database the template tests read (dateInZone, the local zone), as Go does.
+[ -e /usr/share/zoneinfo/Europe/Berlin ] || missing+=(tzdata)
 if ((${#missing[@]})); then
   echo "==> installing ${missing[*]}" >&2
   apt-get update -qq
-  apt-get install -y -qq openssl python3 python3-venv nodejs npm git >/dev/null
+  apt-get install -y -qq openssl python3 python3-venv nodejs npm git tzdata >/dev/null
 fi
 
 # The build cache. Cargo never deletes outdated artifacts, so a cache reused across many changes
