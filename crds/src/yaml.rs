@@ -257,6 +257,11 @@ fn resolves_to_non_string(s: &str) -> bool {
     if let Some(bin) = digits.strip_prefix("0b") {
         return all(bin, |c| c == '0' || c == '1');
     }
+    // YAML 1.2's octal: go-yaml v2 reads `0o17` as a string, YAML 1.2 readers (this project's
+    // own among them) as a number; quoted, every reader agrees (found by fuzzing).
+    if let Some(octal) = digits.strip_prefix("0o") {
+        return all(octal, |c| ('0'..='7').contains(&c));
+    }
     let base60 = digits.contains(':')
         && digits
             .split(':')
@@ -282,6 +287,8 @@ mod tests {
             "123",
             "1e3",
             "0x1F",
+            "0o111",
+            "-0o7",
             "1.5",
             "",
             "~",
