@@ -112,15 +112,36 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        // Encoding into a Vec cannot fail for the text format.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        let mut text = String::from_utf8(buf).unwrap_or_default();
-        self.condition_info.write_text(&mut text);
-        if let Some(process) = process::Stats::read() {
-            process.write_text(&mut text);
+        let mut text = String::new();
+        for chunk in self.render_chunks() {
+            text.push_str(&chunk);
         }
         text
+    }
+
+    /// The text exposition in pieces of a bounded size, made one by one as they are taken:
+    /// `condition_info` has a line per SealedSecret (about 20 MiB at 100,000), which a scrape
+    /// should not need at once.
+    pub fn render_chunks(&self) -> impl Iterator<Item = String> + Send + 'static {
+        let mut head = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut head);
+        let head = String::from_utf8(head).unwrap_or_default();
+        let conditions = self.condition_info.clone();
+        let mut cursor = Some(Cursor::Start);
+        let pages = std::iter::from_fn(move || {
+            let mut page = String::new();
+            cursor = conditions.write_page(cursor.take()?, &mut page);
+            Some(page)
+        });
+        let tail = std::iter::once_with(|| {
+            let mut text = String::new();
+            if let Some(process) = process::Stats::read() {
+                process.write_text(&mut text);
+            }
+            text
+        });
+        std::iter::once(head).chain(pages).chain(tail)
     }
 
     /// `--metrics-omit-secret-labels`: `condition_info` stays empty, so `/metrics` names no
@@ -210,17 +231,36 @@ impl Conditions {
     const NAME: &str = "sealed_secrets_controller_condition_info";
     const HELP: &str = "Current SealedSecret condition status. Values are -1 (false), 0 (unknown or absent), 1 (true)";
 
-    /// Appends the family in the text format, as the registry's encoder would write it.
-    fn write_text(&self, out: &mut String) {
+    /// Appends up to [`PAGE`] series of the family in the text format, as the registry's encoder
+    /// would write them, from `cursor` on; the cursor of the next page, if any remain. Each page
+    /// holds the lock only while it is written.
+    fn write_page(&self, cursor: Cursor, out: &mut String) -> Option<Cursor> {
         use std::fmt::Write as _;
+        use std::ops::Bound;
         let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        if values.is_empty() {
-            return;
-        }
-        out.reserve(values.len() * (Self::NAME.len() + 64));
-        let _ = writeln!(out, "# HELP {} {}", Self::NAME, Self::HELP);
-        let _ = writeln!(out, "# TYPE {} gauge", Self::NAME);
-        for ((namespace, name), (instance, value)) in values.iter() {
+        let range = match &cursor {
+            Cursor::Start if values.is_empty() => return None,
+            Cursor::Start => {
+                let _ = writeln!(out, "# HELP {} {}", Self::NAME, Self::HELP);
+                let _ = writeln!(out, "# TYPE {} gauge", Self::NAME);
+                values.range::<SealedName, (Bound<&SealedName>, Bound<&SealedName>)>((
+                    Bound::Unbounded,
+                    Bound::Unbounded,
+                ))
+            }
+            Cursor::After(last) => values
+                .range::<SealedName, (Bound<&SealedName>, Bound<&SealedName>)>((
+                    Bound::Excluded(last),
+                    Bound::Unbounded,
+                )),
+        };
+        out.reserve(PAGE.min(values.len()) * (Self::NAME.len() + 96));
+        let mut last = None;
+        for (n, (key, (instance, value))) in range.enumerate() {
+            if n == PAGE {
+                return last.map(|k: &SealedName| Cursor::After(k.clone()));
+            }
+            let (namespace, name) = key;
             let _ = writeln!(
                 out,
                 "{}{{condition=\"Synced\",name=\"{}\",namespace=\"{}\",ss_app_kubernetes_io_instance=\"{}\"}} {value}",
@@ -229,8 +269,19 @@ impl Conditions {
                 Escaped(namespace),
                 Escaped(instance),
             );
+            last = Some(key);
         }
+        None
     }
+}
+
+/// Series of `condition_info` written per page of a scrape.
+const PAGE: usize = 1000;
+
+/// Where the next page of `condition_info` starts.
+enum Cursor {
+    Start,
+    After(SealedName),
 }
 
 /// A label value escaped for the text format (backslash, double quote, newline).
@@ -371,6 +422,34 @@ mod process {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scrape_with_many_sealed_secrets_comes_in_bounded_pages_with_each_series_once() {
+        let metrics = Metrics::new("0.0.0", false).expect("metrics");
+        for i in 0..2_500 {
+            metrics.set_condition("apps", &format!("s{i:05}"), Some(true));
+        }
+        let chunks: Vec<String> = metrics.render_chunks().collect();
+        let series: Vec<&str> = chunks
+            .iter()
+            .flat_map(|c| c.lines())
+            .filter(|l| l.starts_with("sealed_secrets_controller_condition_info{"))
+            .collect();
+        assert_eq!(series.len(), 2_500);
+        let mut sorted = series.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, series, "in order, none twice");
+        let biggest = chunks.iter().map(String::len).max().unwrap_or_default();
+        assert!(biggest < 200 * 1_000, "a page of {biggest} bytes");
+        assert_eq!(
+            chunks
+                .concat()
+                .matches("# TYPE sealed_secrets_controller_condition_info")
+                .count(),
+            1
+        );
+    }
 
     #[test]
     fn condition_info_is_written_in_the_text_format() {

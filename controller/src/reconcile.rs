@@ -19,8 +19,9 @@ use crds::types::SealedSecretCondition;
 use crds::{SealedSecret, SealedSecretStatus, UnsealError, UnsealOptions};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::PostParams;
+use kube::api::{GetParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -194,16 +195,18 @@ impl Context {
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
-    fn forget(&self, sealed: &SealedSecret) {
-        let obj = key(sealed);
+    fn forget(&self, meta: &ObjectMeta) {
+        let obj = key(meta);
         self.echoes.forget(&obj);
         self.retries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&obj);
         self.note_key_use(obj, false);
-        self.metrics
-            .forget(&sealed.namespace().unwrap_or_default(), &sealed.name_any());
+        self.metrics.forget(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        );
     }
 
     fn note_key_use(&self, obj: ObjectRef<SealedSecret>, on_old_key: bool) {
@@ -233,10 +236,10 @@ pub async fn run(
     futures::future::join_all(controllers).await;
 }
 
-/// A watch scope (a namespace, or all) and its APIs for SealedSecrets and Secrets.
+/// A watch scope (a namespace, or all) and its metadata-only APIs for SealedSecrets and Secrets.
 type Apis = (
     Option<String>,
-    Api<SealedSecret>,
+    Api<PartialObjectMeta<SealedSecret>>,
     Api<PartialObjectMeta<Secret>>,
 );
 
@@ -271,16 +274,19 @@ async fn run_scope(
     // Our own reflector, so that deletions can clean up per-object state and metrics.
     let (reader, writer) = reflector::store();
     let on_delete = ctx.clone();
+    // Metadata only: the sealed values, most of an object's size, are read when it is
+    // reconciled (see `fetch`), so memory grows by about a kilobyte per SealedSecret.
     let sealed_stream = watcher::watcher(sealed_api, wc)
         .backoff(crate::watch_backoff::watch_backoff())
         .inspect_ok(move |event| {
             if let watcher::Event::Delete(gone) = event {
-                on_delete.forget(gone);
+                on_delete.forget(&gone.metadata);
             }
         })
-        // The cache needs neither managedFields nor kubectl's copy of the whole object:
-        // dropping them keeps memory low with many SealedSecrets.
+        // The cache needs neither managedFields nor kubectl's copy of the whole object (with
+        // its sealed values), nor the list's type name repeated in every object.
         .modify(|sealed| {
+            sealed.types = None;
             sealed.metadata.managed_fields = None;
             sealed
                 .annotations_mut()
@@ -292,7 +298,7 @@ async fn run_scope(
         // spec (generation), labels or annotations change what the Secret should be.
         .try_filter({
             let ctx = ctx.clone();
-            move |sealed| futures::future::ready(ctx.echoes.wants_reconcile(sealed))
+            move |sealed| futures::future::ready(ctx.echoes.wants_reconcile(&sealed.metadata))
         });
     let mut controller = Controller::for_stream(sealed_stream, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency));
@@ -340,13 +346,39 @@ fn tokio_stream_of(
     })
 }
 
-async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// What the controller caches of a SealedSecret: its metadata.
+type Cached = PartialObjectMeta<SealedSecret>;
+
+async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.unseal_requests.inc();
-    if sealed.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+    match fetch(&ctx, &cached).await? {
+        Some(sealed) if sealed.metadata.deletion_timestamp.is_none() => {
+            reconcile_sealed(Arc::new(sealed), &ctx).await
+        }
+        _ => Ok(Action::await_change()),
     }
-    let obj = key(&sealed);
-    match unseal_and_write(&sealed, &ctx).await {
+}
+
+/// The whole SealedSecret the cache knows by its metadata, no older than the cached version
+/// (so the API server answers from its watch cache, not etcd); None when it is gone.
+async fn fetch(ctx: &Context, cached: &Cached) -> Result<Option<SealedSecret>, Error> {
+    let name = cached.name_any();
+    let namespace = cached.namespace().unwrap_or_default();
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = match cached.metadata.resource_version.as_deref() {
+        Some(version) => GetParams::at(version),
+        None => GetParams::default(),
+    };
+    match api.get_with(&name, &params).await {
+        Ok(sealed) => Ok(Some(sealed)),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+        Err(e) => Err(Error::api("get", &name, e)),
+    }
+}
+
+async fn reconcile_sealed(sealed: Arc<SealedSecret>, ctx: &Context) -> Result<Action, Error> {
+    let obj = key(&sealed.metadata);
+    match unseal_and_write(&sealed, ctx).await {
         Ok(wrote) => {
             ctx.retries
                 .lock()
@@ -354,7 +386,7 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 .remove(&obj);
             if wrote {
                 publish(
-                    &ctx,
+                    ctx,
                     &sealed,
                     EventType::Normal,
                     "Unsealed",
@@ -362,19 +394,19 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 )
                 .await;
             }
-            if let Err(e) = update_status(&ctx, &sealed, None).await {
+            if let Err(e) = update_status(ctx, &sealed, None).await {
                 let err = Error::Status(e);
-                count_error(&ctx, &sealed, &err);
+                count_error(ctx, &sealed, &err);
                 return Err(err);
             }
             Ok(Action::await_change())
         }
         Err(err) => {
             let namespace = sealed.namespace().unwrap_or_default();
-            count_error(&ctx, &sealed, &err);
+            count_error(ctx, &sealed, &err);
             tracing::warn!(namespace = %namespace, name = %sealed.name_any(), error = %err, "cannot unseal");
             publish(
-                &ctx,
+                ctx,
                 &sealed,
                 EventType::Warning,
                 err.event_reason(),
@@ -382,10 +414,10 @@ async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
             )
             .await;
             let message = err.to_string();
-            if let Err(e) = update_status(&ctx, &sealed, Some((err.event_reason(), &message))).await
+            if let Err(e) = update_status(ctx, &sealed, Some((err.event_reason(), &message))).await
             {
                 let e = Error::Status(e);
-                count_error(&ctx, &sealed, &e);
+                count_error(ctx, &sealed, &e);
                 tracing::warn!(namespace = %namespace, name = %sealed.name_any(), error = %e, "cannot update status");
             }
             if err.is_transient() {
@@ -407,8 +439,8 @@ fn count_error(ctx: &Context, sealed: &SealedSecret, err: &Error) {
         .inc();
 }
 
-fn error_policy(sealed: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
-    let obj = key(&sealed);
+fn error_policy(sealed: Arc<Cached>, err: &Error, ctx: Arc<Context>) -> Action {
+    let obj = key(&sealed.metadata);
     let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
     let n = retries.entry(obj.clone()).or_insert(0);
     *n += 1;
@@ -433,14 +465,14 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     } else {
         read_secret(&api, &name).await?
     };
-    let obj = key(sealed);
+    let obj = key(&sealed.metadata);
     let state = SyncState {
-        uid: sealed.metadata.uid.clone(),
+        uid: sealed.metadata.uid.as_deref().map(Box::from),
         generation: sealed.metadata.generation,
         keys_version: ctx.registry.version(),
         secret_version: existing
             .as_ref()
-            .and_then(|s| s.metadata.resource_version.clone()),
+            .and_then(|s| s.metadata.resource_version.as_deref().map(Box::from)),
     };
     // The echo of our own Secret write or status update: nothing to decrypt again.
     if existing.is_some() && ctx.echoes.last_sync(&obj).as_ref() == Some(&state) {
@@ -452,9 +484,9 @@ async fn unseal_and_write(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<b
     let (wrote, secret_version) =
         write_secret(&ctx.client, sealed, &api, existing, &desired).await?;
     ctx.echoes.remember_sync(
-        obj,
+        &obj,
         SyncState {
-            secret_version,
+            secret_version: secret_version.map(String::into_boxed_str),
             ..state
         },
     );
@@ -495,7 +527,7 @@ async fn unseal(ctx: &Context, sealed: &SealedSecret) -> Result<ZeroizingSecret,
     let (unsealed, cpu) = unsealed.map_err(|_| Error::Task)?;
     ctx.metrics.unseal_cpu.inc_by(cpu.as_secs_f64());
     let (desired, key_index) = unsealed.map_err(Error::Panic)??;
-    ctx.note_key_use(key(sealed), key_index > 0);
+    ctx.note_key_use(key(&sealed.metadata), key_index > 0);
     Ok(ZeroizingSecret(desired))
 }
 
@@ -729,7 +761,11 @@ mod tests {
         let mut status_only = base.clone();
         status_only.metadata.resource_version = Some("11".to_owned());
         status_only.status = Some(Default::default());
-        assert_eq!(trigger(&status_only), trigger(&base), "status update");
+        assert_eq!(
+            trigger(&status_only.metadata),
+            trigger(&base.metadata),
+            "status update"
+        );
 
         let changes: [fn(&mut SealedSecret); 4] = [
             |s| s.metadata.generation = Some(2),
@@ -746,7 +782,11 @@ mod tests {
         for change in changes {
             let mut changed = base.clone();
             change(&mut changed);
-            assert_ne!(trigger(&changed), trigger(&base), "{changed:?}");
+            assert_ne!(
+                trigger(&changed.metadata),
+                trigger(&base.metadata),
+                "{changed:?}"
+            );
         }
     }
 

@@ -104,7 +104,11 @@ pub fn metrics_router(metrics: Arc<Metrics>, timeouts: Timeouts) -> Router {
                             header::CONTENT_TYPE,
                             "text/plain; version=0.0.4; charset=utf-8",
                         )],
-                        metrics.render(),
+                        axum::body::Body::from_stream(futures::stream::iter(
+                            metrics.render_chunks().map(|chunk| {
+                                Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk))
+                            }),
+                        )),
                     )
                 }
             }),

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -29,10 +30,10 @@ use crds::SealedSecret;
 /// What a successful sync depended on; when none of it changed, the Secret is still right.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SyncState {
-    pub(super) uid: Option<String>,
+    pub(super) uid: Option<Box<str>>,
     pub(super) generation: Option<i64>,
     pub(super) keys_version: u64,
-    pub(super) secret_version: Option<String>,
+    pub(super) secret_version: Option<Box<str>>,
 }
 
 /// What is remembered about one SealedSecret.
@@ -46,9 +47,10 @@ struct ObjectState {
 #[derive(Default)]
 pub(super) struct Echoes {
     /// One map for both states keeps one key per object (kube's `predicate_filter` would keep a
-    /// second cache with its own copies of name, namespace and uid).
-    objects: Mutex<HashMap<ObjectRef<SealedSecret>, ObjectState>>,
-    writing: Mutex<HashSet<ObjectRef<SealedSecret>>>,
+    /// second cache with its own copies of name, namespace and uid). Keyed by [`Id`]: an
+    /// `ObjectRef` would take 96 bytes and two allocations per SealedSecret.
+    objects: Mutex<HashMap<Id, ObjectState>>,
+    writing: Mutex<HashSet<Id>>,
     written: tokio::sync::Notify,
 }
 
@@ -58,18 +60,21 @@ pub(super) type Probe = (ObjectRef<SealedSecret>, String, String);
 
 impl Echoes {
     pub(super) fn last_sync(&self, obj: &ObjectRef<SealedSecret>) -> Option<SyncState> {
-        lock(&self.objects).get(obj).and_then(|o| o.sync.clone())
+        lock(&self.objects)
+            .get(&id(obj))
+            .and_then(|o| o.sync.clone())
     }
 
-    pub(super) fn remember_sync(&self, obj: ObjectRef<SealedSecret>, state: SyncState) {
-        lock(&self.objects).entry(obj).or_default().sync = Some(state);
+    pub(super) fn remember_sync(&self, obj: &ObjectRef<SealedSecret>, state: SyncState) {
+        lock(&self.objects).entry(id(obj)).or_default().sync = Some(state);
     }
 
-    /// Whether a watch event of `sealed` can change its Secret (its trigger hash changed).
-    pub(super) fn wants_reconcile(&self, sealed: &SealedSecret) -> bool {
-        let trigger = Some(trigger(sealed));
+    /// Whether a watch event of a SealedSecret (its metadata `meta`) can change its Secret
+    /// (its trigger hash changed).
+    pub(super) fn wants_reconcile(&self, meta: &ObjectMeta) -> bool {
+        let trigger = Some(trigger(meta));
         let mut objects = lock(&self.objects);
-        let state = objects.entry(key(sealed)).or_default();
+        let state = objects.entry(id(&key(meta))).or_default();
         let changed = state.trigger != trigger;
         state.trigger = trigger;
         changed
@@ -77,10 +82,10 @@ impl Echoes {
 
     /// Marks a write of `obj`'s Secret in flight until the guard is dropped.
     pub(super) fn start_write(&self, obj: &ObjectRef<SealedSecret>) -> InFlight<'_> {
-        lock(&self.writing).insert(obj.clone());
+        lock(&self.writing).insert(id(obj));
         InFlight {
             echoes: self,
-            obj: obj.clone(),
+            obj: id(obj),
         }
     }
 
@@ -88,6 +93,7 @@ impl Echoes {
     /// owner. While a write for that owner is in flight the answer waits for it (at most a
     /// second): the watch event often overtakes the write's response.
     pub(super) async fn is_own_write(&self, (obj, uid, version): Probe) -> bool {
+        let obj = id(&obj);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
         loop {
             let notified = self.written.notified();
@@ -112,14 +118,14 @@ impl Echoes {
 
     /// Drops what is kept about a deleted SealedSecret.
     pub(super) fn forget(&self, obj: &ObjectRef<SealedSecret>) {
-        lock(&self.objects).remove(obj);
+        lock(&self.objects).remove(&id(obj));
     }
 }
 
 /// A Secret write in flight; see [`Echoes::start_write`].
 pub(super) struct InFlight<'a> {
     echoes: &'a Echoes,
-    obj: ObjectRef<SealedSecret>,
+    obj: Id,
 }
 
 impl Drop for InFlight<'_> {
@@ -153,22 +159,30 @@ pub(super) fn echo_probe(event: &watcher::Event<PartialObjectMeta<Secret>>) -> O
 
 /// Hash of what a watch event must change to need a reconcile: uid (re-created), generation
 /// (spec), labels and annotations. Status and resourceVersion do not count.
-pub(super) fn trigger(sealed: &SealedSecret) -> u64 {
+pub(super) fn trigger(meta: &ObjectMeta) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    sealed.metadata.uid.hash(&mut hasher);
-    sealed.metadata.generation.hash(&mut hasher);
-    sealed.metadata.labels.hash(&mut hasher);
-    sealed.metadata.annotations.hash(&mut hasher);
+    meta.uid.hash(&mut hasher);
+    meta.generation.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
     hasher.finish()
+}
+
+/// A SealedSecret in [`Echoes`]' maps: `namespace/name` (neither can contain a slash).
+type Id = Box<str>;
+
+fn id(obj: &ObjectRef<SealedSecret>) -> Id {
+    let namespace = obj.namespace.as_deref().unwrap_or_default();
+    format!("{namespace}/{}", obj.name).into_boxed_str()
 }
 
 /// The key of a SealedSecret in the per-object maps: name and namespace only (an
 /// `ObjectRef::from_obj` would also carry copies of its uid and resourceVersion).
-pub(super) fn key(sealed: &SealedSecret) -> ObjectRef<SealedSecret> {
-    let obj = ObjectRef::new(&sealed.name_any());
-    match sealed.namespace() {
-        Some(ns) => obj.within(&ns),
+pub(super) fn key(meta: &ObjectMeta) -> ObjectRef<SealedSecret> {
+    let obj = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+    match meta.namespace.as_deref() {
+        Some(ns) => obj.within(ns),
         None => obj,
     }
 }
@@ -184,10 +198,10 @@ mod tests {
 
     fn state(version: &str) -> SyncState {
         SyncState {
-            uid: Some("u1".to_owned()),
+            uid: Some("u1".into()),
             generation: Some(1),
             keys_version: 1,
-            secret_version: Some(version.to_owned()),
+            secret_version: Some(version.into()),
         }
     }
 
@@ -202,7 +216,7 @@ mod tests {
             !echoes.is_own_write(probe("5")).await,
             "nothing written yet"
         );
-        echoes.remember_sync(obj(), state("5"));
+        echoes.remember_sync(&obj(), state("5"));
         assert!(echoes.is_own_write(probe("5")).await);
         assert!(
             !echoes.is_own_write(probe("6")).await,
@@ -223,7 +237,7 @@ mod tests {
             async move { echoes.is_own_write(probe("7")).await }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        echoes.remember_sync(obj(), state("7"));
+        echoes.remember_sync(&obj(), state("7"));
         drop(guard);
         assert!(waiting.await.expect("the check"), "judged after the write");
     }
@@ -247,10 +261,10 @@ mod tests {
         }))
         .expect("a SealedSecret");
         let echoes = Echoes::default();
-        assert!(echoes.wants_reconcile(&sealed), "first sight");
-        assert!(!echoes.wants_reconcile(&sealed), "same again");
-        let mut changed = sealed.clone();
-        changed.metadata.generation = Some(2);
+        assert!(echoes.wants_reconcile(&sealed.metadata), "first sight");
+        assert!(!echoes.wants_reconcile(&sealed.metadata), "same again");
+        let mut changed = sealed.metadata.clone();
+        changed.generation = Some(2);
         assert!(echoes.wants_reconcile(&changed));
     }
 }
