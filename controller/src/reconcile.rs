@@ -8,6 +8,7 @@
 
 mod echo;
 mod events;
+mod sweep;
 pub mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -30,6 +31,7 @@ use kube::{Api, Client, ResourceExt};
 
 use echo::{key, Echoes, SyncState};
 pub use events::{EventType, Recorder};
+use sweep::Sweep;
 use write::{Refusal, SecretAction};
 
 use crate::known_secrets::KnownSecrets;
@@ -43,6 +45,10 @@ pub const FIELD_MANAGER: &str = "sealed-secrets-controller";
 /// How many times a Secret that changed between read and write (409) is read and judged again
 /// within one reconcile.
 const WRITE_ATTEMPTS: usize = 4;
+
+/// Bulk reconciles let through at once (see [`Sweep`]): a few times the reconcile
+/// concurrency, so that the workers never wait for the feed.
+const SWEEP_BOUND: usize = 64;
 
 /// Why a SealedSecret could not be turned into its Secret.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +173,8 @@ pub struct Context {
     unseal_slots: tokio::sync::Semaphore,
     /// Which Secrets the Secret watch has seen.
     known_secrets: KnownSecrets,
+    /// Bulk reconciles waiting for their turn.
+    sweep: Sweep,
 }
 
 impl Context {
@@ -191,7 +199,35 @@ impl Context {
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
             known_secrets: KnownSecrets::default(),
+            sweep: Sweep::new(SWEEP_BOUND),
         })
+    }
+
+    /// What a watch event of `scope` asks of the controller: a reconcile now (a change), a
+    /// place in the sweep (an object of a (re)list whose trigger changed), or nothing (status
+    /// only; deletions are forgotten here).
+    fn trigger_of(&self, scope: &str, event: watcher::Event<Cached>) -> Option<Cached> {
+        match event {
+            watcher::Event::Apply(obj) => self.echoes.wants_reconcile(&obj.metadata).then_some(obj),
+            watcher::Event::InitApply(obj) => {
+                if self.echoes.wants_reconcile(&obj.metadata) {
+                    self.sweep.push(scope, &key(&obj.metadata));
+                }
+                None
+            }
+            watcher::Event::Init => {
+                self.sweep.hold(scope);
+                None
+            }
+            watcher::Event::InitDone => {
+                self.sweep.release(scope);
+                None
+            }
+            watcher::Event::Delete(gone) => {
+                self.forget(&gone.metadata);
+                None
+            }
+        }
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
@@ -273,16 +309,13 @@ async fn run_scope(
     }
     // Our own reflector, so that deletions can clean up per-object state and metrics.
     let (reader, writer) = reflector::store();
-    let on_delete = ctx.clone();
+    let scope_name = scope.clone().unwrap_or_default();
+    let sweep_scope = scope_name.clone();
+    let triggers = ctx.clone();
     // Metadata only: the sealed values, most of an object's size, are read when it is
     // reconciled (see `fetch`), so memory grows by about a kilobyte per SealedSecret.
     let sealed_stream = watcher::watcher(sealed_api, wc)
         .backoff(crate::watch_backoff::watch_backoff())
-        .inspect_ok(move |event| {
-            if let watcher::Event::Delete(gone) = event {
-                on_delete.forget(&gone.metadata);
-            }
-        })
         // The cache needs neither managedFields nor kubectl's copy of the whole object (with
         // its sealed values), nor the list's type name repeated in every object.
         .modify(|sealed| {
@@ -293,12 +326,8 @@ async fn run_scope(
                 .remove(crds::types::LAST_APPLIED_ANNOTATION);
         })
         .reflect(writer)
-        .applied_objects()
-        // Status-only updates (including the controller's own) need no reconcile: only
-        // spec (generation), labels or annotations change what the Secret should be.
-        .try_filter({
-            let ctx = ctx.clone();
-            move |sealed| futures::future::ready(ctx.echoes.wants_reconcile(&sealed.metadata))
+        .try_filter_map(move |event| {
+            futures::future::ready(Ok(triggers.trigger_of(&scope_name, event)))
         });
     let mut controller = Controller::for_stream(sealed_stream, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency));
@@ -324,9 +353,9 @@ async fn run_scope(
             .touched_objects();
         controller = controller.owns_stream(secrets);
     }
-    let key_changes = tokio_stream_of(ctx.registry.subscribe());
+    let sweep = sweep_stream(ctx.clone(), sweep_scope, controller.store());
     controller
-        .reconcile_all_on(key_changes)
+        .reconcile_on(sweep)
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -334,6 +363,34 @@ async fn run_scope(
             }
         })
         .await;
+}
+
+/// The bulk reconciles of `scope`: its initial list (queued by [`Context::trigger_of`]) and,
+/// after every key change, all its objects, let through a few at a time (see [`Sweep`]).
+fn sweep_stream(
+    ctx: Arc<Context>,
+    scope: String,
+    store: reflector::Store<Cached>,
+) -> impl futures::Stream<Item = ObjectRef<Cached>> + Send {
+    let queue_all = {
+        let (ctx, scope) = (ctx.clone(), scope.clone());
+        tokio_stream_of(ctx.registry.subscribe()).filter_map(move |()| {
+            for obj in store.state() {
+                ctx.sweep.push(&scope, &key(&obj.metadata));
+            }
+            futures::future::ready(None)
+        })
+    };
+    let let_through = futures::stream::unfold((ctx, scope), |(ctx, scope)| async move {
+        let obj = ctx.sweep.next(&scope).await;
+        let cached = ObjectRef::<Cached>::new(&obj.name);
+        let cached = match obj.namespace.as_deref() {
+            Some(namespace) => cached.within(namespace),
+            None => cached,
+        };
+        Some((cached, (ctx, scope)))
+    });
+    futures::stream::select(queue_all, let_through)
 }
 
 /// A stream that yields whenever the watch value changes.
@@ -350,6 +407,7 @@ fn tokio_stream_of(
 type Cached = PartialObjectMeta<SealedSecret>;
 
 async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.sweep.started(&key(&cached.metadata));
     ctx.metrics.unseal_requests.inc();
     match fetch(&ctx, &cached).await? {
         Some(sealed) if sealed.metadata.deletion_timestamp.is_none() => {

@@ -170,9 +170,9 @@ pub(super) fn trigger(meta: &ObjectMeta) -> u64 {
 }
 
 /// A SealedSecret in [`Echoes`]' maps: `namespace/name` (neither can contain a slash).
-type Id = Box<str>;
+pub(super) type Id = Box<str>;
 
-fn id(obj: &ObjectRef<SealedSecret>) -> Id {
+pub(super) fn id(obj: &ObjectRef<SealedSecret>) -> Id {
     let namespace = obj.namespace.as_deref().unwrap_or_default();
     format!("{namespace}/{}", obj.name).into_boxed_str()
 }
