@@ -203,30 +203,20 @@ impl Context {
         })
     }
 
-    /// What a watch event of `scope` asks of the controller: a reconcile now (a change), a
-    /// place in the sweep (an object of a (re)list whose trigger changed), or nothing (status
-    /// only; deletions are forgotten here).
-    fn trigger_of(&self, scope: &str, event: watcher::Event<Cached>) -> Option<Cached> {
+    /// What a watch event of `scope` asks of the controller: a reconcile soon (a change), a
+    /// place in the bulk queue (an object of a (re)list whose trigger changed), or nothing
+    /// (status only; deletions are forgotten here). See [`Sweep`].
+    fn observe(&self, scope: &str, event: &watcher::Event<Cached>) {
         match event {
-            watcher::Event::Apply(obj) => self.echoes.wants_reconcile(&obj.metadata).then_some(obj),
-            watcher::Event::InitApply(obj) => {
+            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
                 if self.echoes.wants_reconcile(&obj.metadata) {
-                    self.sweep.push(scope, &key(&obj.metadata));
+                    let urgent = matches!(event, watcher::Event::Apply(_));
+                    self.sweep.push(scope, &key(&obj.metadata), urgent);
                 }
-                None
             }
-            watcher::Event::Init => {
-                self.sweep.hold(scope);
-                None
-            }
-            watcher::Event::InitDone => {
-                self.sweep.release(scope);
-                None
-            }
-            watcher::Event::Delete(gone) => {
-                self.forget(&gone.metadata);
-                None
-            }
+            watcher::Event::Init => self.sweep.hold(scope),
+            watcher::Event::InitDone => self.sweep.release(scope),
+            watcher::Event::Delete(gone) => self.forget(&gone.metadata),
         }
     }
 
@@ -311,24 +301,19 @@ async fn run_scope(
     let (reader, writer) = reflector::store();
     let scope_name = scope.clone().unwrap_or_default();
     let sweep_scope = scope_name.clone();
-    let triggers = ctx.clone();
+    let observe = ctx.clone();
     // Metadata only: the sealed values, most of an object's size, are read when it is
-    // reconciled (see `fetch`), so memory grows by about a kilobyte per SealedSecret.
+    // reconciled (see `fetch`).
     let sealed_stream = watcher::watcher(sealed_api, wc)
         .backoff(crate::watch_backoff::watch_backoff())
-        // The cache needs neither managedFields nor kubectl's copy of the whole object (with
-        // its sealed values), nor the list's type name repeated in every object.
-        .modify(|sealed| {
-            sealed.types = None;
-            sealed.metadata.managed_fields = None;
-            sealed
-                .annotations_mut()
-                .remove(crds::types::LAST_APPLIED_ANNOTATION);
+        // What an event asks for is decided before the cache drops what decides it.
+        .map_ok(move |event| {
+            observe.observe(&scope_name, &event);
+            event.modify(strip_for_cache)
         })
         .reflect(writer)
-        .try_filter_map(move |event| {
-            futures::future::ready(Ok(triggers.trigger_of(&scope_name, event)))
-        });
+        // Every reconcile comes through the sweep (see `observe`).
+        .try_filter_map(|_| futures::future::ready(Ok(None)));
     let mut controller = Controller::for_stream(sealed_stream, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency));
     if !ctx.settings.skip_recreate {
@@ -376,7 +361,7 @@ fn sweep_stream(
         let (ctx, scope) = (ctx.clone(), scope.clone());
         tokio_stream_of(ctx.registry.subscribe()).filter_map(move |()| {
             for obj in store.state() {
-                ctx.sweep.push(&scope, &key(&obj.metadata));
+                ctx.sweep.push(&scope, &key(&obj.metadata), false);
             }
             futures::future::ready(None)
         })
@@ -403,8 +388,24 @@ fn tokio_stream_of(
     })
 }
 
-/// What the controller caches of a SealedSecret: its metadata.
+/// What the controller caches of a SealedSecret: what names and versions it (see
+/// [`strip_for_cache`]).
 type Cached = PartialObjectMeta<SealedSecret>;
+
+/// Keeps of a SealedSecret's metadata only its name, namespace and resourceVersion: the cache
+/// needs no more to look it up and read it again (`fetch`), and what decides whether an event
+/// needs a reconcile (uid, generation, labels, annotations) was judged before (`observe`).
+/// Labels alone (two from Flux, say) would cost more than all the rest.
+fn strip_for_cache(sealed: &mut Cached) {
+    let meta = std::mem::take(&mut sealed.metadata);
+    sealed.types = None;
+    sealed.metadata = ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        resource_version: meta.resource_version,
+        ..ObjectMeta::default()
+    };
+}
 
 async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.sweep.started(&key(&cached.metadata));

@@ -1,5 +1,6 @@
-//! Bulk reconciles (the objects of a watch's initial list, every object after a key change)
-//! fed to the controller a few at a time.
+//! Every reconcile the SealedSecret watch or a key change asks for, fed to the controller a few
+//! at a time: changes first, then bulk reconciles (the objects of a watch's initial list, every
+//! object after a key change).
 //!
 //! kube's scheduler takes every trigger as soon as it is offered and keeps an entry per object
 //! (an `ObjectRef`, a delay-queue slot, a hash-map bucket) until the object's reconcile starts;
@@ -65,11 +66,16 @@ impl Sweep {
         self.changed.notify_waiters();
     }
 
-    /// Queues `obj` for a reconcile in `scope`.
-    pub(super) fn push(&self, scope: &str, obj: &ObjectRef<SealedSecret>) {
+    /// Queues `obj` for a reconcile in `scope`: last, or first when `urgent` (a change made
+    /// while a bulk reconcile runs does not wait for it).
+    pub(super) fn push(&self, scope: &str, obj: &ObjectRef<SealedSecret>, urgent: bool) {
         let mut state = self.lock();
         let queue = state.scopes.entry(scope.to_owned()).or_default();
-        queue.objects.push_back(id(obj));
+        if urgent {
+            queue.objects.push_front(id(obj));
+        } else {
+            queue.objects.push_back(id(obj));
+        }
         if !queue.held {
             self.changed.notify_waiters();
         }
@@ -151,8 +157,8 @@ mod tests {
     async fn a_held_queue_lets_nothing_through_until_released_then_all_in_order() {
         let sweep = Sweep::new(10);
         sweep.hold("");
-        sweep.push("", &obj("a"));
-        sweep.push("", &obj("b"));
+        sweep.push("", &obj("a"), false);
+        sweep.push("", &obj("b"), false);
         assert!(
             sweep.take("", Instant::now()).is_none(),
             "held during the list"
@@ -167,7 +173,7 @@ mod tests {
     async fn at_most_bound_objects_wait_to_start_and_each_start_lets_one_more_through() {
         let sweep = Sweep::new(2);
         for name in ["a", "b", "c"] {
-            sweep.push("", &obj(name));
+            sweep.push("", &obj(name), false);
         }
         assert_eq!(sweep.next("").await, obj("a"));
         assert_eq!(sweep.next("").await, obj("b"));
@@ -180,10 +186,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_change_goes_before_the_bulk_queue() {
+        let sweep = Sweep::new(10);
+        sweep.push("", &obj("bulk-1"), false);
+        sweep.push("", &obj("bulk-2"), false);
+        sweep.push("", &obj("changed"), true);
+        assert_eq!(sweep.next("").await, obj("changed"));
+        assert_eq!(sweep.next("").await, obj("bulk-1"));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_object_whose_reconcile_never_starts_stops_counting_after_a_while() {
         let sweep = Sweep::new(1);
-        sweep.push("", &obj("gone"));
-        sweep.push("", &obj("next"));
+        sweep.push("", &obj("gone"), false);
+        sweep.push("", &obj("next"), false);
         assert_eq!(sweep.next("").await, obj("gone"));
         let since = Instant::now();
         assert_eq!(sweep.next("").await, obj("next"), "no deadlock");
@@ -194,8 +210,8 @@ mod tests {
     async fn scopes_have_their_own_queues_and_a_cluster_wide_name_round_trips() {
         let sweep = Sweep::new(10);
         sweep.hold("team-a");
-        sweep.push("team-a", &obj("a"));
-        sweep.push("", &ObjectRef::new("x").within("team-b"));
+        sweep.push("team-a", &obj("a"), false);
+        sweep.push("", &ObjectRef::new("x").within("team-b"), false);
         assert!(sweep.take("team-a", Instant::now()).is_none());
         assert_eq!(sweep.next("").await, ObjectRef::new("x").within("team-b"));
         assert_eq!(object_ref("/cluster-wide"), ObjectRef::new("cluster-wide"));
