@@ -16,7 +16,7 @@ CACHE_ROOT="${HOME:?HOME must be set}/.cache/sealed-secrets-rs"
 PREFIX="$CACHE_ROOT/k8s-$K8S_VERSION"
 NODE_DIR="$PREFIX/node"
 BINARIES=(kubelet kube-scheduler kube-proxy)
-APT_PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 conntrack
+APT_PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 conntrack curl openssl
   busybox-static git gcc libc6-dev golang-go rsync golang-github-modern-go-reflect2-dev dpkg-dev)
 REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
 PAUSE_REF=localhost/pause:3.4
