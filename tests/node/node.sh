@@ -66,6 +66,7 @@ wait_for() {
     fi
     sleep 0.5
   done
+  log "$what after $((SECONDS - deadline + secs))s"
 }
 
 kc() { "$CP_BIN/kubectl" --kubeconfig "$dir/admin.kubeconfig" "$@"; }
@@ -171,6 +172,8 @@ evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 
 makeIPTablesUtilChains: false
 protectKernelDefaults: false
 serializeImagePulls: false
+# Ready is reported on the next status update after registration (default every 10 s).
+nodeStatusUpdateFrequency: 2s
 KUBELET
   cat >"$dir/kube-proxy.yaml" <<PROXY
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -338,7 +341,8 @@ kill_rest() { # SIGKILL whatever dir_pids/cgroup_pids still find, bounded wait f
 }
 
 stop() {
-  [[ -d $dir ]] || { log "$dir does not exist: nothing to stop"; clean_host; return 0; }
+  # Without DIR (removed by hand): processes naming it, and the fixed names (no sysctls to restore).
+  [[ -d $dir ]] || { log "$dir does not exist: cleaning fixed names only"; kill_rest; clean_host; return 0; }
   kill_pids kubelet kube-proxy kube-scheduler kube-controller-manager
   stop_tasks
   kill_pids containerd
