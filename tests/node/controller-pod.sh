@@ -88,6 +88,9 @@ if touch "/proc/$pid/root/.write-probe" 2>/dev/null; then
   rm -f "/proc/$pid/root/.write-probe"
   fail "controller process $pid: a file could be written in its /"
 fi
+# The upstream chart's `command: [controller]`: on PATH (/usr/local/bin) in the image.
+[[ $(readlink "/proc/$pid/root/usr/local/bin/controller") == sealed-secrets-controller ]] ||
+  fail "the image has no /usr/local/bin/controller -> sealed-secrets-controller"
 log "process $pid ($exe): uid/gid $UID_GID, CapEff 0, no_new_privs, seccomp, / mounted ${rootopts%%,*} (overlay)"
 
 # The API server's Service proxy reaches the Pod: the certificate kubeseal --fetch-cert gets.

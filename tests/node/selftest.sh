@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Self-test of the node harness (tests/node/node.sh), bounded in time (~3 minutes):
+# Self-test of the node harness (tests/node/node.sh), bounded in time (about 65 s here; every
+# wait has a limit, at most ~10 minutes in all):
 #   round "pod":   start the node, run a Pod (a ServiceAccount token mount, a CNI netns and veth),
 #                  SIGKILL the harness while the Pod runs, then `node.sh stop`;
 #   round "start": SIGKILL the harness in the middle of `node.sh start` (right after the kubelet
