@@ -17,7 +17,7 @@ NODE="$HERE/node.sh"
 NODE_ASSETS="${NODE_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/node}"
 CP_BIN="${KUBEBUILDER_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/bin}"
 BR=ssnode0
-WORK=$(realpath -m -- "${1:-$(mktemp -d /tmp/ssnode-selftest.XXXXXX)}")
+if [[ -n ${1:-} ]]; then WORK=$(realpath -m -- "$1") own_work=0; else WORK=$(mktemp -d /tmp/ssnode-selftest.XXXXXX) own_work=1; fi
 DIR=$WORK/node
 SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward
@@ -110,6 +110,14 @@ stop_node() { # stop_node ROUND: `node.sh stop`, bounded
 
 # ---- round "pod": SIGKILL while a Pod runs ----
 t0=$SECONDS
+# Every new connection during the round (node.md: the kubelet must not dial the cloud metadata
+# address; Pods have no way off the bridge). Checked after the round.
+ct=""
+trap 'if [[ -n $ct ]]; then kill "$ct" 2>/dev/null || true; fi' EXIT
+if command -v conntrack >/dev/null; then
+  timeout 400 conntrack -E -e NEW >"$WORK/conntrack.log" 2>/dev/null &
+  ct=$!
+fi
 log "pod: starting the node in $DIR and a Pod (harness log: $WORK/harness.log)"
 rm -f "$WORK/pod-running"
 setsid bash -c '
@@ -141,6 +149,15 @@ kill_harness
 log "pod: harness SIGKILLed"
 stop_node pod
 assert_clean pod
+if [[ -n $ct ]]; then
+  kill "$ct" 2>/dev/null || true; wait "$ct" 2>/dev/null || true
+  # Original direction only: to a link-local (metadata) address from anywhere, or from the Pod
+  # or Service range to anything but loopback, the node's bridge and the Service range.
+  x=$(awk '{ s = ""; d = ""; for (i = 1; i <= NF; i++) { if (s == "" && $i ~ /^src=/) s = substr($i, 5); else if (d == "" && $i ~ /^dst=/) d = substr($i, 5) }
+             if (d ~ /^169\.254\./ || ((s ~ /^10\.244\.77\./ || s ~ /^10\.96\.0\./) && d !~ /^(127\.|10\.244\.77\.|10\.96\.0\.)/)) print }' "$WORK/conntrack.log")
+  [[ -z $x ]] || fail "pod: a connection left the node's networks: $(head -1 <<<"$x")"
+  log "pod: $(wc -l <"$WORK/conntrack.log") new connections seen, none off loopback/bridge/Service range"
+fi
 
 # ---- round "start": SIGKILL in the middle of node.sh start ----
 log "start: starting the node, SIGKILL once the kubelet is spawned"
@@ -153,4 +170,4 @@ stop_node start
 assert_clean start
 
 log "OK: nothing left behind after SIGKILL (both rounds) in $((SECONDS))s"
-rm -rf "$WORK"
+if ((own_work)); then rm -rf "$WORK"; else rm -f "$WORK"/{harness.log,stop.log,conntrack.log,pod-running}; fi
