@@ -17,8 +17,17 @@ SUBNET=10.244.77.0/24
 SVC_RANGE=10.96.0.0/24
 API_PORT=16443
 NODE_NAME=ssnode
-SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.conf.all.route_localnet
-  net.ipv4.conf.$BR.route_localnet net.netfilter.nf_conntrack_max net.bridge.bridge-nf-call-iptables)
+# kube-proxy 1.20 rejects port 0 ("must be a valid port"): its default ports, on loopback.
+PROXY_HEALTHZ_PORT=10256
+PROXY_METRICS_PORT=10249
+# Host sysctls the kubelet (panic, overcommit, keys), kube-proxy (route_localnet) and the CNI bridge
+# plugin (ip_forward, set because the bridge is the Pods' gateway) change: saved, restored at stop.
+SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward
+  net.ipv4.conf.all.route_localnet net.netfilter.nf_conntrack_max net.bridge.bridge-nf-call-iptables)
+# Host directories the kubelet, containerd (shim sockets, /run/containerd/s) and libcni (its
+# result cache) use whatever the configuration says: removed at stop when start created them.
+HOST_DIRS=(/run/containerd /var/lib/cni /var/lib/kubelet /var/log/pods /var/log/containers)
 NODE_ASSETS="${NODE_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/node}"
 CP_BIN="${KUBEBUILDER_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/bin}"
 
@@ -28,6 +37,8 @@ die() { printf '[node] error: %s\n' "$*" >&2; exit 1; }
 cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || die "usage: node.sh start|stop|import DIR [IMAGE.tar...]"
+dir=$(realpath -m -- "$dir")
+[[ $dir != / && $dir != "$HOME" ]] || die "refusing $dir as the state directory"
 
 tail_log() { tail -n 20 "$dir/$1.log" 2>/dev/null | sed 's/^/    /' >&2 || true; }
 
@@ -55,6 +66,7 @@ wait_for() {
     fi
     sleep 0.5
   done
+  log "$what after $((SECONDS - deadline + secs))s"
 }
 
 kc() { "$CP_BIN/kubectl" --kubeconfig "$dir/admin.kubeconfig" "$@"; }
@@ -137,6 +149,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "$dir/cni/net.d"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      Root = "$dir/runc"
 TOML
   cat >"$dir/kubelet.yaml" <<KUBELET
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -158,6 +172,8 @@ evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 
 makeIPTablesUtilChains: false
 protectKernelDefaults: false
 serializeImagePulls: false
+# Ready is reported on the next status update after registration (default every 10 s).
+nodeStatusUpdateFrequency: 2s
 KUBELET
   cat >"$dir/kube-proxy.yaml" <<PROXY
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -166,8 +182,8 @@ mode: iptables
 bindAddress: $NODE_IP
 clusterCIDR: $SUBNET
 hostnameOverride: $NODE_NAME
-healthzBindAddress: 127.0.0.1:0
-metricsBindAddress: 127.0.0.1:0
+healthzBindAddress: 127.0.0.1:$PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$PROXY_METRICS_PORT
 clientConnection: {kubeconfig: $dir/kube-proxy.kubeconfig}
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 PROXY
@@ -178,6 +194,8 @@ save_sysctls() {
   for s in "${SYSCTLS[@]}"; do
     [[ -e /proc/sys/${s//.//} ]] && echo "$s $(cat "/proc/sys/${s//.//}")"
   done >"$dir/sysctls" || true
+  local d
+  for d in "${HOST_DIRS[@]}"; do [[ -e $d ]] || echo "$d"; done >"$dir/host-dirs"
 }
 
 start_control_plane() {
@@ -221,6 +239,9 @@ start_node() {
   wait_for "node $NODE_NAME Ready" 90 kubelet \
     sh -c "'$CP_BIN/kubectl' --kubeconfig '$dir/admin.kubeconfig' get node $NODE_NAME \
       -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+  # kube-proxy has written the Service rules (10.96.0.1 -> the API server) once healthy.
+  wait_for "kube-proxy healthy" 30 kube-proxy \
+    curl -sf --max-time 2 "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"
   # Pods may only run as the default ServiceAccount once its token exists.
   wait_for "default ServiceAccount token" 30 kube-controller-manager \
     sh -c "'$CP_BIN/kubectl' --kubeconfig '$dir/admin.kubeconfig' get sa default -o jsonpath='{.secrets[0].name}' | grep -q ."
@@ -233,7 +254,10 @@ start() {
   for b in kube-apiserver kube-controller-manager kubectl etcd; do [[ -x $CP_BIN/$b ]] || die "$CP_BIN/$b missing: run tests/envtest/install.sh"; done
   command -v containerd >/dev/null || die "containerd missing: run tests/node/install.sh"
   ! ip link show "$BR" >/dev/null 2>&1 || die "bridge $BR exists: another node runs on this machine (or stop it: node.sh stop DIR)"
-  if ss -Hltn "sport = :10250" | grep -q .; then die "port 10250 (kubelet) is in use: another node runs on this machine"; fi
+  local port
+  for port in 10250 10248 "$PROXY_HEALTHZ_PORT" "$PROXY_METRICS_PORT" "$API_PORT" $((API_PORT + 1)) $((API_PORT + 2)); do
+    if ss -Hltn "sport = :$port" | grep -q .; then die "port $port is in use (another node on this machine?): the node needs it"; fi
+  done
   mkdir -p "$dir"
   : >"$dir/pids"
   save_sysctls
@@ -245,6 +269,10 @@ start() {
   local t0=$SECONDS
   start_control_plane
   start_node
+  local name pid
+  while read -r name pid; do
+    kill -0 "$pid" 2>/dev/null || { tail_log "$name"; die "$name exited during start (log: $dir/$name.log)"; }
+  done <"$dir/pids"
   log "node $NODE_NAME Ready after $((SECONDS - t0))s; KUBECONFIG=$dir/admin.kubeconfig"
 }
 
@@ -262,39 +290,86 @@ kill_pids() { # kill_pids NAME...: SIGTERM, then SIGKILL after 10 s
   done
 }
 
-stop_tasks() { # every container task and sandbox: SIGKILL, then wait until none runs
+live_tasks() { # live_tasks CTR... NS: ids of the tasks not STOPPED
+  "${@:1:$#-1}" -n "${!#}" tasks ls 2>/dev/null | awk 'NR > 1 && $3 != "STOPPED" { print $1 }'
+}
+
+stop_tasks() { # every container task and sandbox: SIGKILL, then wait (bounded) until none runs
   local sock=$dir/containerd.sock ns id
   [[ -S $sock ]] || return 0
   local c=(ctr --address "$sock" --connect-timeout 2s --timeout 10s)
   for ns in $("${c[@]}" namespaces ls -q 2>/dev/null); do
-    for id in $("${c[@]}" -n "$ns" tasks ls -q 2>/dev/null); do
+    for id in $(live_tasks "${c[@]}" "$ns"); do
       "${c[@]}" -n "$ns" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
     done
     local deadline=$((SECONDS + 20))
-    while [[ -n $("${c[@]}" -n "$ns" tasks ls -q 2>/dev/null | head -c1) ]] && ((SECONDS < deadline)); do sleep 0.3; done
+    while [[ -n $(live_tasks "${c[@]}" "$ns") ]] && ((SECONDS < deadline)); do sleep 0.3; done
+  done
+}
+
+# Every process whose command line names the state dir (the components, containerd-shims with
+# -address DIR/containerd.sock, a starter killed between fork and recording its PID).
+dir_pids() {
+  local f pid
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    [[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
+    # Not a shell (this script, its caller): only the components and their shims.
+    case $(readlink "/proc/$pid/exe" 2>/dev/null) in */bash | */sh | */dash | "") continue ;; esac
+    tr '\0' '\n' <"$f" 2>/dev/null | grep -qF -- "$dir/" && echo "$pid"
+  done
+  return 0
+}
+
+# Processes left in the kubelet's cgroups (containers whose shim died first).
+cgroup_pids() {
+  cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
+    /sys/fs/cgroup/*/kubepods/*/*/cgroup.procs /sys/fs/cgroup/*/kubepods/*/*/*/cgroup.procs \
+    2>/dev/null | sort -u
+  return 0
+}
+
+kill_rest() { # SIGKILL whatever dir_pids/cgroup_pids still find, bounded wait for them to go
+  local p left deadline=$((SECONDS + 10))
+  while :; do
+    left=$( { dir_pids; cgroup_pids; } | sort -u)
+    [[ -n $left ]] || return 0
+    ((SECONDS < deadline)) || { log "processes still alive after SIGKILL: $(tr '\n' ' ' <<<"$left")"; return 0; }
+    for p in $left; do kill -KILL "$p" 2>/dev/null || true; done
+    sleep 0.2
   done
 }
 
 stop() {
-  [[ -d $dir ]] || { log "$dir does not exist: nothing to stop"; clean_host; return 0; }
+  # Without DIR (removed by hand): processes naming it, and the fixed names (no sysctls to restore).
+  [[ -d $dir ]] || { log "$dir does not exist: cleaning fixed names only"; kill_rest; clean_host; return 0; }
   kill_pids kubelet kube-proxy kube-scheduler kube-controller-manager
   stop_tasks
   kill_pids containerd
-  # containerd-shim processes outlive containerd: they hold the dir's mounts.
-  local shim
-  for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace [a-z0-9.]+ -id [0-9a-f]+ -address $dir/containerd.sock" || true); do
-    kill -KILL "$shim" 2>/dev/null || true
-  done
   kill_pids kube-apiserver etcd
+  # containerd-shim processes outlive containerd: they hold the dir's mounts.
+  kill_rest
   clean_host
-  # Mounts under the state dir (overlay rootfs, shm, secret tmpfs), deepest first.
+  # Mounts under the state dir (overlay rootfs, shm, secret tmpfs, the kubelet's rshared
+  # bind mount of its root dir), deepest first.
   local m
-  for m in $(awk -v d="$dir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+  for m in $(awk -v d="$dir/" 'index($2, d) == 1 || $2 == substr(d, 1, length(d) - 1) { print $2 }' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
-  [[ ! -f $dir/sysctls ]] || while read -r k v; do sysctl -qw "$k=$v" 2>/dev/null || true; done <"$dir/sysctls"
-  rm -rf "$dir"
+  [[ ! -f $dir/sysctls ]] || while read -r k v; do sysctl -qw "$k=$v" >/dev/null 2>&1 || true; done <"$dir/sysctls"
+  [[ ! -f $dir/host-dirs ]] || while read -r d; do if [[ -n $d ]]; then rm -rf -- "$d"; fi; done <"$dir/host-dirs"
+  rm -rf -- "$dir"
   log "node stopped, $dir removed"
+}
+
+# The legacy tools instantiate the legacy x_tables when they run: only look at them when
+# something loaded them already (/proc/net/ip{,6}_tables_names lists a table).
+legacy_loaded() {
+  case $1 in
+    iptables-legacy) [[ -s /proc/net/ip_tables_names ]] ;;
+    ip6tables-legacy) [[ -s /proc/net/ip6_tables_names ]] ;;
+    *) return 0 ;;
+  esac
 }
 
 clean_host() {
@@ -306,17 +381,18 @@ clean_host() {
   done
   for m in $(awk '$2 ~ "^/var/lib/kubelet" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$m" || true; done
   ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR"
-  [[ -x $NODE_ASSETS/bin/kube-proxy ]] && "$NODE_ASSETS/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  local ipt chain
-  for ipt in iptables-legacy iptables-nft; do
+  [[ -x $NODE_ASSETS/bin/kube-proxy ]] && timeout 20 "$NODE_ASSETS/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  local ipt chain t
+  for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
     command -v $ipt >/dev/null || continue
+    legacy_loaded "$ipt" || continue
     for t in filter nat mangle; do
-      "$ipt-save" -t $t 2>/dev/null | grep -q KUBE- || continue
-      # Jumps into KUBE-* chains first, then the chains.
-      "$ipt-save" -t $t | grep -E '^-A [A-Z-]+ .*-j KUBE-' | grep -vE '^-A KUBE-' | sed 's/^-A /-D /' |
+      "$ipt-save" -t $t 2>/dev/null | grep -qE '^:(KUBE|CNI)-' || continue
+      # Jumps into KUBE-*/CNI-* chains first, then the chains (flushed, then deleted).
+      { "$ipt-save" -t $t 2>/dev/null | grep -E '^-A [A-Z-]+ .*-j (KUBE|CNI)-' | grep -vE '^-A (KUBE|CNI)-' | sed 's/^-A /-D /' || true; } |
         while read -r rule; do eval "$ipt -t $t $rule" 2>/dev/null || true; done
-      for chain in $("$ipt-save" -t $t | awk '/^:KUBE-/ { print substr($1, 2) }'); do $ipt -t $t -F "$chain" 2>/dev/null || true; done
-      for chain in $("$ipt-save" -t $t | awk '/^:KUBE-/ { print substr($1, 2) }'); do $ipt -t $t -X "$chain" 2>/dev/null || true; done
+      for chain in $("$ipt-save" -t $t 2>/dev/null | awk '/^:(KUBE|CNI)-/ { print substr($1, 2) }'); do $ipt -t $t -F "$chain" 2>/dev/null || true; done
+      for chain in $("$ipt-save" -t $t 2>/dev/null | awk '/^:(KUBE|CNI)-/ { print substr($1, 2) }'); do $ipt -t $t -X "$chain" 2>/dev/null || true; done
     done
   done
   # The kubelet's cgroups (cgroupfs driver: /kubepods under each v1 controller).
