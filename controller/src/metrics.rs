@@ -185,27 +185,35 @@ impl Metrics {
             return;
         }
         let value = match synced {
-            Some(true) => 1.0,
-            Some(false) => -1.0,
-            None => 0.0,
+            Some(true) => 1,
+            Some(false) => -1,
+            None => 0,
         };
-        self.condition_info
+        let mut namespaces = self
+            .condition_info
             .values
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                (namespace.to_owned(), name.to_owned()),
-                (instance.to_owned(), value),
-            );
+            .unwrap_or_else(|e| e.into_inner());
+        let names = match namespaces.get_mut(namespace) {
+            Some(names) => names,
+            None => namespaces.entry(namespace.into()).or_default(),
+        };
+        names.insert(name.into(), (instance.into(), value));
     }
 
     /// Forgets a deleted SealedSecret.
     pub fn forget(&self, namespace: &str, name: &str) {
-        self.condition_info
+        let mut namespaces = self
+            .condition_info
             .values
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(namespace.to_owned(), name.to_owned()));
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(names) = namespaces.get_mut(namespace) {
+            names.remove(name);
+            if names.is_empty() {
+                namespaces.remove(namespace);
+            }
+        }
     }
 }
 
@@ -216,13 +224,14 @@ impl Metrics {
 /// 10,000 SealedSecrets, which the allocator keeps. Clones share the values.
 #[derive(Clone, Default)]
 struct Conditions {
-    /// `(namespace, name)` → (`app.kubernetes.io/instance` label, value of the `Synced`
-    /// condition).
-    values: Arc<Mutex<BTreeMap<SealedName, (String, f64)>>>,
+    /// namespace → name → (`app.kubernetes.io/instance` label, value of the `Synced`
+    /// condition). By namespace first, so that each namespace's name is held once, not once
+    /// per SealedSecret.
+    values: Arc<Mutex<BTreeMap<Box<str>, Names>>>,
 }
 
-/// `(namespace, name)` of a SealedSecret.
-type SealedName = (String, String);
+/// name → (`app.kubernetes.io/instance` label, -1, 0 or 1) in one namespace.
+type Names = BTreeMap<Box<str>, (Box<str>, i8)>;
 
 /// The SealedSecret label the original copies into `condition_info`.
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
@@ -236,40 +245,38 @@ impl Conditions {
     /// holds the lock only while it is written.
     fn write_page(&self, cursor: Cursor, out: &mut String) -> Option<Cursor> {
         use std::fmt::Write as _;
-        use std::ops::Bound;
-        let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        let range = match &cursor {
-            Cursor::Start if values.is_empty() => return None,
+        use std::ops::Bound::{Included, Unbounded};
+        let namespaces = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        let (from_namespace, at_name) = match &cursor {
+            Cursor::Start if namespaces.is_empty() => return None,
             Cursor::Start => {
                 let _ = writeln!(out, "# HELP {} {}", Self::NAME, Self::HELP);
                 let _ = writeln!(out, "# TYPE {} gauge", Self::NAME);
-                values.range::<SealedName, (Bound<&SealedName>, Bound<&SealedName>)>((
-                    Bound::Unbounded,
-                    Bound::Unbounded,
-                ))
+                (Unbounded, None)
             }
-            Cursor::After(last) => values
-                .range::<SealedName, (Bound<&SealedName>, Bound<&SealedName>)>((
-                    Bound::Excluded(last),
-                    Bound::Unbounded,
-                )),
+            Cursor::At(namespace, name) => (Included(namespace), Some(name)),
         };
-        out.reserve(PAGE.min(values.len()) * (Self::NAME.len() + 96));
-        let mut last = None;
-        for (n, (key, (instance, value))) in range.enumerate() {
-            if n == PAGE {
-                return last.map(|k: &SealedName| Cursor::After(k.clone()));
+        out.reserve(PAGE * (Self::NAME.len() + 96));
+        let mut written = 0;
+        for (namespace, names) in namespaces.range::<Box<str>, _>((from_namespace, Unbounded)) {
+            let start = match at_name {
+                Some(name) if Some(&**namespace) == cursor.namespace() => Included(name),
+                _ => Unbounded,
+            };
+            for (name, (instance, value)) in names.range::<Box<str>, _>((start, Unbounded)) {
+                if written == PAGE {
+                    return Some(Cursor::At(namespace.clone(), name.clone()));
+                }
+                let _ = writeln!(
+                    out,
+                    "{}{{condition=\"Synced\",name=\"{}\",namespace=\"{}\",ss_app_kubernetes_io_instance=\"{}\"}} {value}",
+                    Self::NAME,
+                    Escaped(name),
+                    Escaped(namespace),
+                    Escaped(instance),
+                );
+                written += 1;
             }
-            let (namespace, name) = key;
-            let _ = writeln!(
-                out,
-                "{}{{condition=\"Synced\",name=\"{}\",namespace=\"{}\",ss_app_kubernetes_io_instance=\"{}\"}} {value}",
-                Self::NAME,
-                Escaped(name),
-                Escaped(namespace),
-                Escaped(instance),
-            );
-            last = Some(key);
         }
         None
     }
@@ -278,10 +285,19 @@ impl Conditions {
 /// Series of `condition_info` written per page of a scrape.
 const PAGE: usize = 1000;
 
-/// Where the next page of `condition_info` starts.
+/// Where the next page of `condition_info` starts: at the first series, or at the named one.
 enum Cursor {
     Start,
-    After(SealedName),
+    At(Box<str>, Box<str>),
+}
+
+impl Cursor {
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            Cursor::Start => None,
+            Cursor::At(namespace, _) => Some(namespace),
+        }
+    }
 }
 
 /// A label value escaped for the text format (backslash, double quote, newline).
@@ -427,7 +443,7 @@ mod tests {
     fn a_scrape_with_many_sealed_secrets_comes_in_bounded_pages_with_each_series_once() {
         let metrics = Metrics::new("0.0.0", false).expect("metrics");
         for i in 0..2_500 {
-            metrics.set_condition("apps", &format!("s{i:05}"), Some(true));
+            metrics.set_condition(&format!("ns{}", i % 3), &format!("s{i:05}"), Some(true));
         }
         let chunks: Vec<String> = metrics.render_chunks().collect();
         let series: Vec<&str> = chunks
@@ -436,10 +452,10 @@ mod tests {
             .filter(|l| l.starts_with("sealed_secrets_controller_condition_info{"))
             .collect();
         assert_eq!(series.len(), 2_500);
-        let mut sorted = series.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted, series, "in order, none twice");
+        let mut unique = series.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 2_500, "none twice");
         let biggest = chunks.iter().map(String::len).max().unwrap_or_default();
         assert!(biggest < 200 * 1_000, "a page of {biggest} bytes");
         assert_eq!(
