@@ -249,6 +249,8 @@ const LOG_ENV: [(&str, &str); 1] = [(
 fn assert_never_forbidden(controller: &ControllerProcess) {
     let log = controller.log();
     // A 403's Status says "forbidden" (reason Forbidden, message `... is forbidden: ...`).
+    // (So no namespace of these tests has "forbidden" in its name: a controller watching all
+    // namespaces names the objects it reconciles in its log lines.)
     assert!(
         !log.to_lowercase().contains("forbidden"),
         "the controller was refused a request with the chart's RBAC; log:\n{log}"
@@ -470,10 +472,7 @@ async fn a_secret_write_refused_by_rbac_is_reported_and_others_go_on() {
         "no-update-unsealer",
         "get, list, create, delete, watch",
     );
-    let app = cp
-        .create_namespace("forbidden-app")
-        .await
-        .expect("namespace");
+    let app = cp.create_namespace("refused-app").await.expect("namespace");
     let only_app = format!("--additional-namespaces={app}");
     let controller = ControllerProcess::start_chart(
         &kubeconfig,
