@@ -121,6 +121,19 @@ holder() { kc -n "$NS" get lease "$APP" -o jsonpath='{.spec.holderIdentity}' 2>/
 secret_is() { [[ $(kc -n $DEMO get secret "$1" -o jsonpath='{.data.password}' 2>/dev/null | base64 -d 2>/dev/null) == "$2" ]]; }
 # The container's process on the node, by its containerd id.
 task_pid() { ctr_ tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" { print $2 }'; }
+# one_leader: exactly one leader: the Lease holder is one of the Pods, and the only one whose
+# log says it leads (sets $leader).
+one_leader() {
+  local deadline=$((SECONDS + 30)) p leading=()
+  until leader=$(holder) && [[ -n $leader ]] && grep -qxF "$leader" <<<"$(pods "$SEL" | awk '{ print $1 }')"; do
+    ((SECONDS < deadline)) || fail "leader election" "Lease $NS/$APP held by '${leader:-nobody}', not one of the Pods" "$node/kube-apiserver.log"
+    sleep 1
+  done
+  for p in $(pods "$SEL" | awk '{ print $1 }'); do
+    if grep -q 'leading: reconciling SealedSecrets' <<<"$(kc -n $NS logs "$p")"; then leading+=("$p"); fi
+  done
+  [[ ${#leading[@]} == 1 && ${leading[0]} == "$leader" ]] || fail "leader election" "Pods logging 'leading': ${leading[*]:-none}; Lease holder $leader"
+}
 
 # --- tools -----------------------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || fail "deploy-test" "run as root (the node needs it)"
@@ -128,7 +141,9 @@ V5=${KUSTOMIZE_V5_KUBECTL:-}
 [[ -n $V5 ]] || V5=$("$ROOT/tests/kubectl-v5/install.sh" | tail -1) || fail "kubectl v5" "tests/kubectl-v5/install.sh failed"
 target=${CARGO_TARGET_DIR:-$ROOT/target}
 t=$(now)
-(cd "$ROOT" && cargo build --release --locked -p kubeseal >"$work/kubeseal-build.log" 2>&1) ||
+# Both packages in one build: the same feature resolution as the controller-and-kubeseal builds
+# elsewhere, so a warm target directory stays warm.
+(cd "$ROOT" && cargo build --release --locked -p kubeseal -p sealed-secrets-controller >"$work/kubeseal-build.log" 2>&1) ||
   fail "kubeseal" "cargo build --release -p kubeseal failed" "$work/kubeseal-build.log"
 KUBESEAL=$target/release/kubeseal
 [[ -x $KUBESEAL ]] || fail "kubeseal" "$KUBESEAL missing after the build"
@@ -144,7 +159,7 @@ t=$(now)
 "$HERE/controller-image.sh" "$work/controller.tar" "$REF" >"$work/image.log" 2>&1 || fail "controller image" "controller-image.sh failed" "$work/image.log"
 f_image=$(secs "$t" "$(now)")
 "$HERE/node.sh" import "$node" "$work/controller.tar" >"$work/import.log" 2>&1 || fail "containerd" "node.sh import failed" "$work/import.log"
-ctr_ images ls -q | grep -qxF "$REF" || fail "containerd" "$REF not in containerd after the import" "$node/containerd.log"
+grep -qxF "$REF" <<<"$(ctr_ images ls -q)" || fail "containerd" "$REF not in containerd after the import" "$node/containerd.log"
 log "controller image built in ${f_image}s ($(du -h "$work/controller.tar" | cut -f1)), imported"
 
 # --- 2. apply -k, as a user does -------------------------------------------------------------
@@ -172,7 +187,7 @@ t=$(now)
 if ! "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$kust" >"$work/apply.log" 2>&1; then
   # Only the PDB may be refused, and only because this server has no policy/v1.
   errs=$(grep -c '^error' "$work/apply.log" || true)
-  if kc api-versions | grep -qx policy/v1 || [[ $errs != 1 ]] ||
+  if grep -qx policy/v1 <<<"$(kc api-versions)" || [[ $errs != 1 ]] ||
     ! grep -q '^error: resource mapping not found for name: "sealed-secrets-controller" .*no matches for kind "PodDisruptionBudget" in version "policy/v1"' "$work/apply.log"; then
     fail "kubectl apply -k" "failed" "$work/apply.log"
   fi
@@ -189,18 +204,7 @@ wait_ready "$SEL" "$replicas" 300
 f_ready=$(secs "$t" "$(now)")
 log "apply -k to all $replicas Pods Ready: ${f_ready}s"
 
-# Exactly one leader: the Lease holder is one of the Pods, and it is the only one whose log says
-# it leads.
-deadline=$((SECONDS + 30))
-until leader=$(holder) && pods "$SEL" | awk '{ print $1 }' | grep -qxF "$leader"; do
-  ((SECONDS < deadline)) || fail "leader election" "Lease $NS/$APP held by '${leader:-nobody}', not one of the Pods" "$node/kube-apiserver.log"
-  sleep 1
-done
-leading=()
-for p in $(pods "$SEL" | awk '{ print $1 }'); do
-  if kc -n $NS logs "$p" | grep -q 'leading: reconciling SealedSecrets'; then leading+=("$p"); fi
-done
-[[ ${#leading[@]} == 1 && ${leading[0]} == "$leader" ]] || fail "leader election" "Pods logging 'leading': ${leading[*]:-none}; Lease holder $leader"
+one_leader
 log "one leader: $leader (Lease holder; the other replicas follow)"
 
 # --- 3. kubeseal with no flags, through the Service proxy -------------------------------------
@@ -226,16 +230,12 @@ value2="after-failover-$RANDOM$RANDOM"
 kc -n $DEMO create secret generic after-failover --from-literal=password="$value2" --dry-run=client -o yaml |
   "$KUBESEAL" --cert "$work/cert.pem" -o yaml >"$work/after-failover.sealed.yaml" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed" "$work/kubeseal.log"
 old_leader=$leader
+before=$(pods "$SEL" | awk '{ print $1 }')
 t=$(now)
 kc -n $NS delete pod "$old_leader" --wait=false >/dev/null
 kc apply -f "$work/after-failover.sealed.yaml" >/dev/null
 t_applied=$(now)
-new_leader="" t_lease=""
 until secret_is after-failover "$value2"; do
-  if [[ -z $t_lease ]]; then
-    h=$(holder)
-    if [[ -n $h && $h != "$old_leader" ]]; then new_leader=$h t_lease=$(now); fi
-  fi
   [[ $(secs "$t" "$(now)" | cut -d. -f1) -lt $FAILOVER_BOUND ]] ||
     fail "fail-over" "Secret $DEMO/after-failover not unsealed within ${FAILOVER_BOUND}s of deleting leader $old_leader (Lease holder now: $(holder))"
   sleep 0.2
@@ -243,7 +243,14 @@ done
 f_failover=$(secs "$t" "$(now)")
 new_leader=$(holder)
 [[ -n $new_leader && $new_leader != "$old_leader" ]] || fail "fail-over" "the Lease is still held by '$new_leader' (the deleted leader was $old_leader)"
-[[ -n $t_lease ]] || t_lease=$(now)
+# When the new leader took the Lease: its acquireTime (a MicroTime written by the new leader's
+# clock, which is this machine's).
+t_lease=$(kc -n $NS get lease "$APP" -o jsonpath='{.spec.acquireTime}' | python3 -c '
+import sys, datetime
+v = sys.stdin.read().strip()
+f = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in v else "%Y-%m-%dT%H:%M:%SZ"
+print(datetime.datetime.strptime(v, f).replace(tzinfo=datetime.timezone.utc).timestamp())') ||
+  fail "fail-over" "cannot read the Lease's acquireTime"
 # Unsealed by the new leader, not by the old one in its last moments: the Event names the Pod.
 deadline=$((SECONDS + 20))
 until by=$(kc -n $DEMO get events --field-selector involvedObject.name=after-failover,reason=Unsealed \
@@ -252,13 +259,21 @@ until by=$(kc -n $DEMO get events --field-selector involvedObject.name=after-fai
   sleep 0.5
 done
 [[ $by == "$new_leader" ]] || fail "fail-over" "after-failover was unsealed by '$by', not by the new leader $new_leader"
-log "fail-over: leader $old_leader deleted; $new_leader took the Lease after $(secs "$t" "$t_lease")s; a SealedSecret applied $(secs "$t" "$t_applied")s after the delete was unsealed by it ${f_failover}s after the delete (bound ${FAILOVER_BOUND}s)"
+f_lease=$(secs "$t" "$t_lease")
+log "fail-over: leader $old_leader deleted; $new_leader took the Lease after ${f_lease}s; a SealedSecret applied $(secs "$t" "$t_applied")s after the delete was unsealed by it ${f_failover}s after the delete (bound ${FAILOVER_BOUND}s)"
 
-# The replacement Pod comes back Ready, as a follower.
+# The replacement Pod comes back Ready; exactly one replica leads, the others follow.
 wait_ready "$SEL" "$replicas" 180
 [[ $(holder) == "$new_leader" ]] || fail "fail-over" "the Lease moved again, to $(holder)"
-pods "$SEL" | awk '{ print $1 }' | grep -qxF "$old_leader" && fail "fail-over" "the deleted Pod $old_leader is still there"
-log "the replacement Pod is Ready as a follower; $new_leader still leads"
+grep -qxF "$old_leader" <<<"$(pods "$SEL" | awk '{ print $1 }')" && fail "fail-over" "the deleted Pod $old_leader is still there"
+replacement=$(pods "$SEL" | awk '{ print $1 }' | grep -vxF "$before" || true)
+[[ $(wc -w <<<"$replacement") == 1 ]] || fail "fail-over" "expected one replacement Pod, found '$replacement'"
+one_leader
+[[ $leader == "$new_leader" ]] || fail "fail-over" "the leader is $leader, not $new_leader"
+# Which replica wins is a race: the survivors see the released Lease at their next poll, the
+# replacement campaigns as soon as it starts (often first). Either way one leads, the rest follow.
+if [[ $new_leader == "$replacement" ]]; then taken_by="the replacement Pod"; else taken_by="a surviving replica"; fi
+log "all $replicas Pods Ready after the fail-over; the Lease went to $taken_by ($new_leader), every other replica follows"
 
 # --- 5. what the kubelet enforced, from the node's /proc --------------------------------------
 while read -r name _ _ cid _; do
@@ -310,4 +325,4 @@ summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail
 log "chart shape ($chart_pod: command [controller], the chart's default args and RBAC): same certificate, Secret $DEMO/chart-shape unsealed, Synced True; $summary"
 
 failed=0
-log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k to $replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after $(secs "$t" "$t_lease")s); total $(secs "$t_all" "$(now)")s before node stop"
+log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k to $replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s); total $(secs "$t_all" "$(now)")s before node stop"
