@@ -298,6 +298,7 @@ while [[ -n $(pods "$SEL") ]]; do
   sleep 1
 done
 sed "s|image: IMAGE|image: $REF|" "$HERE/chart-shape.yaml" >"$work/chart-shape.yaml"
+t=$(now)
 kc apply -f "$work/chart-shape.yaml" >"$work/chart-apply.log" 2>&1 || fail "chart shape" "kubectl apply failed" "$work/chart-apply.log"
 CHART_SEL=app.kubernetes.io/name=sealed-secrets
 wait_ready "$CHART_SEL" 1 180
@@ -314,6 +315,7 @@ until secret_is chart-shape "$value3"; do
   ((SECONDS < deadline)) || pod_fail "$chart_pod" "Secret $DEMO/chart-shape not unsealed within 30s by the chart-shaped controller"
   sleep 0.5
 done
+f_chart=$(secs "$t" "$(now)")
 # The Secrets made before the switch are still there and owned by their SealedSecrets.
 { secret_is db-creds "$value1" && secret_is after-failover "$value2"; } || fail "chart shape" "a Secret unsealed before the switch changed"
 status=$(kc -n $DEMO get sealedsecret chart-shape -o jsonpath='{.status.conditions[?(@.type=="Synced")].status}')
@@ -325,4 +327,4 @@ summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail
 log "chart shape ($chart_pod: command [controller], the chart's default args and RBAC): same certificate, Secret $DEMO/chart-shape unsealed, Synced True; $summary"
 
 failed=0
-log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k to $replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s); total $(secs "$t_all" "$(now)")s before node stop"
+log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k to $replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s, by $taken_by), chart shape applied to unsealed ${f_chart}s; total $(secs "$t_all" "$(now)")s before node stop"
