@@ -9,11 +9,13 @@
 #    policy/v1: the PodDisruptionBudget is the one object `apply -k` may refuse, and is then applied
 #    as policy/v1beta1, as deploy/README.md says and controller/tests/deploy.rs does. Then every
 #    replica Running and Ready (/readyz), exactly one leader, the Lease holder.
-# 3. kubeseal --fetch-cert and sealing with only KUBECONFIG set (Service proxy to the Pods);
+# 3. kubeseal --fetch-cert and sealing (no flags: JSON out) with only KUBECONFIG set (Service
+#    proxy to the Pods);
 #    `kubectl apply` of the SealedSecret; the Secret holds the value.
 # 4. The leader Pod deleted: another replica takes the Lease, a SealedSecret applied right after is
 #    unsealed by it (its Unsealed Event names the new leader) within the Lease (15 s) + 10 s; the
-#    replacement Pod comes back Ready as a follower.
+#    replacement Pod comes back Ready and exactly one replica leads (which one is a race: the
+#    replacement, campaigning as it starts, usually beats the survivors' next poll; reported).
 # 5. Every replica's process, from the node's /proc: uid/gid 65532, no capabilities,
 #    no_new_privs, seccomp, read-only / (proc-check.sh).
 # 6. Our install removed except the CRD and the keys; tests/node/chart-shape.yaml (the upstream
@@ -215,8 +217,8 @@ key_crt=$(kc -n $NS get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -
 kc create namespace $DEMO >/dev/null
 value1="s3cr3t-$RANDOM$RANDOM"
 kc -n $DEMO create secret generic db-creds --from-literal=password="$value1" --dry-run=client -o yaml |
-  "$KUBESEAL" -o yaml >"$work/db-creds.sealed.yaml" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed" "$work/kubeseal.log"
-kc apply -f "$work/db-creds.sealed.yaml" >/dev/null
+  "$KUBESEAL" >"$work/db-creds.sealed.json" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed" "$work/kubeseal.log"
+kc apply -f "$work/db-creds.sealed.json" >/dev/null
 deadline=$((SECONDS + 30))
 until secret_is db-creds "$value1"; do
   check_pods "$SEL"
@@ -306,8 +308,8 @@ wait_ready "$CHART_SEL" 1 180
 cmp -s "$work/cert.pem" "$work/chart-cert.pem" || fail "chart shape" "the chart's controller serves another certificate than the keys deploy/ made"
 value3="chart-$RANDOM$RANDOM"
 kc -n $DEMO create secret generic chart-shape --from-literal=password="$value3" --dry-run=client -o yaml |
-  "$KUBESEAL" -o yaml >"$work/chart-shape.sealed.yaml" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed (chart shape)" "$work/kubeseal.log"
-kc apply -f "$work/chart-shape.sealed.yaml" >/dev/null
+  "$KUBESEAL" >"$work/chart-shape.sealed.json" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed (chart shape)" "$work/kubeseal.log"
+kc apply -f "$work/chart-shape.sealed.json" >/dev/null
 chart_pod=$(pods "$CHART_SEL" | awk '{ print $1 }')
 deadline=$((SECONDS + 30))
 until secret_is chart-shape "$value3"; do
