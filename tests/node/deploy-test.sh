@@ -18,6 +18,7 @@
 #    replacement, campaigning as it starts, usually beats the survivors' next poll; reported).
 # 5. Every replica's process, from the node's /proc: uid/gid 65532, no capabilities,
 #    no_new_privs, seccomp, read-only / (proc-check.sh).
+# Then the stag and dev overlays applied over it (rolled out, Ready, one leader).
 # 6. Our install removed except the CRD and the keys; tests/node/chart-shape.yaml (the upstream
 #    chart's Deployment, default arguments, RBAC and Service, our image) unseals a new
 #    SealedSecret with the same keys; its process runs as the chart's uid 1001, read-only /.
@@ -137,6 +138,48 @@ one_leader() {
   [[ ${#leading[@]} == 1 && ${leading[0]} == "$leader" ]] || fail "leader election" "Pods logging 'leading': ${leading[*]:-none}; Lease holder $leader"
 }
 
+# apply_overlay NAME: `kubectl apply -k` of a kustomization holding only deploy/overlays/NAME and
+# the image; sets $rendered and $replicas.
+apply_overlay() {
+  local kust=$work/kustomize-$1 errs
+  mkdir -p "$kust"
+  # kustomize v5 refuses an absolute path in `resources:`: relative to the kustomization.
+  cat >"$kust/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$ROOT/deploy/overlays/$1" "$kust")
+images:
+- name: ghcr.io/example/sealed-secrets-rs-controller
+  newName: ${REF%:*}
+  newTag: ${REF##*:}
+EOF
+  rendered=$work/rendered-$1.yaml
+  "$V5" kustomize "$kust" >"$rendered" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $kust failed" "$work/kustomize.log"
+  replicas=$(python3 -c '
+import re, sys
+docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
+d = [d for d in docs if re.search(r"^kind: Deployment$", d, re.M)]
+print(re.search(r"^  replicas: (\d+)$", d[0], re.M).group(1))' "$rendered")
+  grep -q "image: $REF\$" "$rendered" || fail "kustomize" "the rendered Deployment of $1 does not run $REF"
+  if ! "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$kust" >"$work/apply-$1.log" 2>&1; then
+    # Only the PDB may be refused, and only because this server has no policy/v1.
+    errs=$(grep -c '^error' "$work/apply-$1.log" || true)
+    if grep -qx policy/v1 <<<"$(kc api-versions)" || [[ $errs != 1 ]] ||
+      ! grep -q '^error: resource mapping not found for name: "sealed-secrets-controller" .*no matches for kind "PodDisruptionBudget" in version "policy/v1"' "$work/apply-$1.log"; then
+      fail "kubectl apply -k ($1)" "failed" "$work/apply-$1.log"
+    fi
+    python3 -c '
+import re, sys
+docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
+pdb = [d for d in docs if re.search(r"^kind: PodDisruptionBudget$", d, re.M)]
+assert len(pdb) == 1, "exactly one PodDisruptionBudget expected"
+print(pdb[0].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n", 1))' "$rendered" >"$work/pdb-v1beta1.yaml"
+    kc apply -f "$work/pdb-v1beta1.yaml" >>"$work/apply-$1.log" 2>&1 || fail "PodDisruptionBudget" "apply as policy/v1beta1 failed" "$work/apply-$1.log"
+    log "apply -k ($1): everything but the PodDisruptionBudget (v1.20 serves no policy/v1), which went in as policy/v1beta1"
+  fi
+}
+
 # --- tools -----------------------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || fail "deploy-test" "run as root (the node needs it)"
 V5=${KUSTOMIZE_V5_KUBECTL:-}
@@ -165,45 +208,11 @@ grep -qxF "$REF" <<<"$(ctr_ images ls -q)" || fail "containerd" "$REF not in con
 log "controller image built in ${f_image}s ($(du -h "$work/controller.tar" | cut -f1)), imported"
 
 # --- 2. apply -k, as a user does -------------------------------------------------------------
-kust=$work/kustomize
-mkdir -p "$kust"
-# kustomize v5 refuses an absolute path in `resources:`: relative to the kustomization.
-cat >"$kust/kustomization.yaml" <<EOF
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$ROOT/deploy/overlays/prod" "$kust")
-images:
-- name: ghcr.io/example/sealed-secrets-rs-controller
-  newName: ${REF%:*}
-  newTag: ${REF##*:}
-EOF
-"$V5" kustomize "$kust" >"$work/rendered.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $kust failed" "$work/kustomize.log"
-replicas=$(python3 -c '
-import re, sys
-docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
-d = [d for d in docs if re.search(r"^kind: Deployment$", d, re.M)]
-print(re.search(r"^  replicas: (\d+)$", d[0], re.M).group(1))' "$work/rendered.yaml")
-grep -q "image: $REF\$" "$work/rendered.yaml" || fail "kustomize" "the rendered Deployment does not run $REF"
 t=$(now)
-if ! "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$kust" >"$work/apply.log" 2>&1; then
-  # Only the PDB may be refused, and only because this server has no policy/v1.
-  errs=$(grep -c '^error' "$work/apply.log" || true)
-  if grep -qx policy/v1 <<<"$(kc api-versions)" || [[ $errs != 1 ]] ||
-    ! grep -q '^error: resource mapping not found for name: "sealed-secrets-controller" .*no matches for kind "PodDisruptionBudget" in version "policy/v1"' "$work/apply.log"; then
-    fail "kubectl apply -k" "failed" "$work/apply.log"
-  fi
-  python3 -c '
-import re, sys
-docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
-pdb = [d for d in docs if re.search(r"^kind: PodDisruptionBudget$", d, re.M)]
-assert len(pdb) == 1, "exactly one PodDisruptionBudget expected"
-print(pdb[0].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n", 1))' "$work/rendered.yaml" >"$work/pdb-v1beta1.yaml"
-  kc apply -f "$work/pdb-v1beta1.yaml" >>"$work/apply.log" 2>&1 || fail "PodDisruptionBudget" "apply as policy/v1beta1 failed" "$work/apply.log"
-  log "apply -k: everything but the PodDisruptionBudget (v1.20 serves no policy/v1), which went in as policy/v1beta1"
-fi
+apply_overlay prod
 wait_ready "$SEL" "$replicas" 300
 f_ready=$(secs "$t" "$(now)")
+prod_replicas=$replicas
 log "apply -k to all $replicas Pods Ready: ${f_ready}s"
 
 one_leader
@@ -284,6 +293,21 @@ while read -r name _ _ cid _; do
   log "$name: $summary"
 done < <(pods "$SEL")
 
+# --- the other overlays, applied over prod as a change of environment: rolled out, Ready ----
+f_overlays=""
+for o in stag dev; do
+  t=$(now)
+  apply_overlay "$o"
+  kc -n $NS rollout status "deploy/$APP" --timeout=240s >"$work/rollout-$o.log" 2>&1 &
+  rpid=$!
+  while kill -0 "$rpid" 2>/dev/null; do check_pods "$SEL"; sleep 1; done
+  wait "$rpid" || fail "Deployment $APP ($o)" "rollout not done within 240s" "$work/rollout-$o.log"
+  wait_ready "$SEL" "$replicas" 120
+  one_leader
+  f_overlays+=" $o $(secs "$t" "$(now)")s ($replicas Pods)"
+  log "overlay $o applied over the previous one: $replicas Pods Ready, one leader ($leader), in $(secs "$t" "$(now)")s"
+done
+
 # --- 6. the upstream chart's shape, our image ------------------------------------------------
 # Our install goes, except the CRD (deleting it deletes every SealedSecret) and the key Secrets
 # (made by the controller, not by kubectl): the chart's install then finds them, as in a switch.
@@ -291,7 +315,7 @@ python3 -c '
 import re, sys
 docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
 print("---".join(d for d in docs if not re.search(r"^kind: (CustomResourceDefinition|PodDisruptionBudget)$", d, re.M)))' \
-  "$work/rendered.yaml" >"$work/ours-but-crd.yaml"
+  "$work/rendered-prod.yaml" >"$work/ours-but-crd.yaml"
 kc delete -f "$work/ours-but-crd.yaml" --wait=false >/dev/null
 kc -n $NS delete pdb "$APP" --ignore-not-found >/dev/null
 deadline=$((SECONDS + 60))
@@ -329,4 +353,4 @@ summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail
 log "chart shape ($chart_pod: command [controller], the chart's default args and RBAC): same certificate, Secret $DEMO/chart-shape unsealed, Synced True; $summary"
 
 failed=0
-log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k to $replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s, by $taken_by), chart shape applied to unsealed ${f_chart}s; total $(secs "$t_all" "$(now)")s before node stop"
+log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k (prod) to $prod_replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s, by $taken_by), overlays${f_overlays}, chart shape applied to unsealed ${f_chart}s; total $(secs "$t_all" "$(now)")s before node stop"
