@@ -22,6 +22,8 @@ NS=kube-system
 POD=sealed-secrets-controller-node-test
 UID_GID=65532
 
+# shellcheck source=proc-check.sh
+. "$HERE/proc-check.sh"
 log() { printf '[node/controller-pod] %s\n' "$*" >&2; }
 kc() { "$CP_BIN/kubectl" --kubeconfig "$dir/admin.kubeconfig" "$@"; }
 ctr_() { ctr --address "$dir/containerd.sock" --connect-timeout 2s --timeout 20s -n k8s.io "$@"; }
@@ -72,26 +74,9 @@ cid=$(kc -n $NS get pod "$POD" -o jsonpath='{.status.containerStatuses[0].contai
 cid=${cid#containerd://}
 pid=$(ctr_ tasks ls | awk -v id="$cid" '$1 == id { print $2 }')
 [[ -n $pid && -d /proc/$pid ]] || fail "no process for container $cid in containerd"
-exe=$(readlink "/proc/$pid/exe")
-[[ $exe == */sealed-secrets-controller ]] || fail "container process $pid runs $exe, not the controller"
-read -r _ ruid euid suid fsuid < <(grep '^Uid:' "/proc/$pid/status")
-read -r _ rgid egid sgid fsgid < <(grep '^Gid:' "/proc/$pid/status")
-for v in "$ruid" "$euid" "$suid" "$fsuid" "$rgid" "$egid" "$sgid" "$fsgid"; do
-  [[ $v == "$UID_GID" ]] || fail "controller process $pid: Uid/Gid $ruid/$rgid..., expected $UID_GID"
-done
-grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$pid/status" || fail "controller process $pid has capabilities: $(grep CapEff "/proc/$pid/status")"
-grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" || fail "controller process $pid: no_new_privs not set"
-grep -q '^Seccomp:[[:space:]]*2$' "/proc/$pid/status" || fail "controller process $pid: no seccomp filter"
-rootopts=$(awk '$2 == "/" { o = $4 } END { print o }' "/proc/$pid/mounts")
-[[ $rootopts == ro,* || $rootopts == ro ]] || fail "controller process $pid: / is mounted '$rootopts', not read-only"
-if touch "/proc/$pid/root/.write-probe" 2>/dev/null; then
-  rm -f "/proc/$pid/root/.write-probe"
-  fail "controller process $pid: a file could be written in its /"
-fi
-# The upstream chart's `command: [controller]`: on PATH (/usr/local/bin) in the image.
-[[ $(readlink "/proc/$pid/root/usr/local/bin/controller") == sealed-secrets-controller ]] ||
-  fail "the image has no /usr/local/bin/controller -> sealed-secrets-controller"
-log "process $pid ($exe): uid/gid $UID_GID, CapEff 0, no_new_privs, seccomp, / mounted ${rootopts%%,*} (overlay)"
+# exe, Uid/Gid, CapEff, no_new_privs, seccomp, read-only /, the `controller` link (proc-check.sh).
+summary=$(proc_check "$pid" "$UID_GID" "$UID_GID") || fail "controller $summary"
+log "$summary"
 
 # The API server's Service proxy reaches the Pod: the certificate kubeseal --fetch-cert gets.
 cert=$(kc get --raw "/api/v1/namespaces/$NS/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem" 2>&1) ||
