@@ -39,6 +39,8 @@
 //! Every process (controller, etcd, kube-apiserver) is stopped at the end, also on SIGINT or
 //! SIGTERM.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use common::{free_port, load_average, process_cpu, process_cpu_split, process_memory, Memory};
 use crds::keygen;
 use crds::{PrivateKey, PublicKey, SealedSecret};
 use futures::{StreamExt, TryStreamExt};
@@ -447,73 +450,6 @@ fn thread_cpu() -> Result<Duration> {
     Ok(Duration::from_nanos(ns))
 }
 
-/// User + system CPU time of process `pid` (all its threads).
-fn process_cpu(pid: u32) -> Result<Duration> {
-    let (user, system) = process_cpu_split(pid)?;
-    Ok(user + system)
-}
-
-/// User and system CPU time of process `pid` (all its threads), apart.
-fn process_cpu_split(pid: u32) -> Result<(Duration, Duration)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start at field 3 (state).
-    let rest = text
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<u64> {
-        fields
-            .get(i)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))
-    };
-    // utime is field 14, stime field 15 (1-based); `fields[0]` is field 3.
-    let secs = |t: u64| Duration::from_secs_f64(t as f64 / clock_ticks() as f64);
-    Ok((secs(ticks(11)?), secs(ticks(12)?)))
-}
-
-fn clock_ticks() -> u64 {
-    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100)
-    })
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Memory {
-    hwm_kib: u64,
-    rss_kib: u64,
-}
-
-fn process_memory(pid: u32) -> Result<Memory> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<u64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))
-    };
-    Ok(Memory {
-        hwm_kib: field("VmHWM:")?,
-        rss_kib: field("VmRSS:")?,
-    })
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 /// Seals `count` Secrets `<prefix>-NNNNN` of namespace `ns` with `values` values each.
 async fn seal_batch(
     public: &PublicKey,
@@ -845,12 +781,6 @@ impl Drop for Controller {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 struct ServerPids {

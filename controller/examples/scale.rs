@@ -30,7 +30,9 @@
 //! start (2 × N SealedSecrets, 2 × N Secrets and Events in the end). Every process is stopped at
 //! the end, also on error, SIGINT or SIGTERM.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use common::{free_port, load_average, process_cpu, process_memory, Memory};
 use crds::keygen;
 use crds::types::SealedSecretCondition;
 use crds::{PublicKey, SealedSecret, SealedSecretStatus};
@@ -235,8 +238,8 @@ async fn run(args: Args) -> Result<()> {
 
     // The trackers' watches run during the baseline too, so that it pays for their fan-out of
     // Secret events as the cold start does (the baseline's own objects are of another group).
-    let seal_tracker = SealedTracker::start(client.clone());
-    let secret_tracker = SecretTracker::start(client.clone());
+    let seal_tracker = sealed_tracker(client.clone());
+    let secret_tracker = secret_tracker(client.clone());
     if args.baseline {
         report.baseline = Some(baseline(&client, &public, &args, &servers).await?);
     }
@@ -698,43 +701,39 @@ struct SealedState {
     synced: Option<bool>,
 }
 
-/// Follows every SealedSecret of the `scale-*` namespaces through one cluster-wide watch
-/// (listed in pages of 500).
-struct SealedTracker {
-    state: Arc<Mutex<HashMap<String, SealedState>>>,
+/// What one cluster-wide watch (listed in pages of 500) has seen of the objects of the
+/// `scale-*` namespaces: a value per `namespace/name`, kept up to date until dropped.
+struct Tracker<V> {
+    state: Arc<Mutex<HashMap<String, V>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl SealedTracker {
-    fn start(client: Client) -> Self {
+impl<V: Send + 'static> Tracker<V> {
+    fn start<K>(api: Api<K>, what: &'static str, value: fn(&K) -> V) -> Self
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
         let state = Arc::new(Mutex::new(HashMap::new()));
-        let api: Api<SealedSecret> = Api::all(client);
         let shared = state.clone();
         let task = tokio::spawn(async move {
             let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
             while let Some(event) = events.next().await {
                 match event {
-                    Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                        if in_scale(s.metadata.namespace.as_deref()) {
-                            let key = object_key(
-                                s.metadata.namespace.as_deref(),
-                                s.metadata.name.as_deref(),
-                            );
-                            let entry = SealedState {
-                                generation: s.metadata.generation,
-                                synced: synced(&s),
-                            };
-                            lock(&shared).insert(key, entry);
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        let meta = o.meta();
+                        if in_scale(meta.namespace.as_deref()) {
+                            let key = object_key(meta.namespace.as_deref(), meta.name.as_deref());
+                            lock(&shared).insert(key, value(&o));
                         }
                     }
-                    Ok(watcher::Event::Delete(s)) => {
-                        let key =
-                            object_key(s.metadata.namespace.as_deref(), s.metadata.name.as_deref());
+                    Ok(watcher::Event::Delete(o)) => {
+                        let meta = o.meta();
+                        let key = object_key(meta.namespace.as_deref(), meta.name.as_deref());
                         lock(&shared).remove(&key);
                     }
                     Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
                     Err(e) => {
-                        progress!("SealedSecret watch failed ({e}); retrying");
+                        progress!("{what} watch failed ({e}); retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -743,6 +742,42 @@ impl SealedTracker {
         Self { state, task }
     }
 
+    /// How many objects exist.
+    fn count(&self) -> usize {
+        lock(&self.state).len()
+    }
+}
+
+impl<V> Drop for Tracker<V> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Every SealedSecret's generation and `Synced` state.
+type SealedTracker = Tracker<SealedState>;
+
+/// Which Secrets exist (a metadata-only watch).
+type SecretTracker = Tracker<()>;
+
+fn sealed_tracker(client: Client) -> SealedTracker {
+    Tracker::start(Api::<SealedSecret>::all(client), "SealedSecret", |s| {
+        SealedState {
+            generation: s.metadata.generation,
+            synced: synced(s),
+        }
+    })
+}
+
+fn secret_tracker(client: Client) -> SecretTracker {
+    Tracker::start(
+        Api::<PartialObjectMeta<Secret>>::all(client),
+        "Secret",
+        |_| (),
+    )
+}
+
+impl Tracker<SealedState> {
     /// (Synced=True, Synced=False) for the current generation.
     fn counts(&self) -> (usize, usize) {
         let state = lock(&self.state);
@@ -765,12 +800,6 @@ impl SealedTracker {
     }
 }
 
-impl Drop for SealedTracker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// `Some(true)` when `Synced=True` for the current generation, `Some(false)` when
 /// `Synced=False`, `None` otherwise.
 fn synced(s: &SealedSecret) -> Option<bool> {
@@ -780,57 +809,6 @@ fn synced(s: &SealedSecret) -> Option<bool> {
         "True" if status.observed_generation == s.metadata.generation => Some(true),
         "False" => Some(false),
         _ => None,
-    }
-}
-
-/// Which Secrets of the `scale-*` namespaces exist, from one cluster-wide metadata-only watch.
-struct SecretTracker {
-    names: Arc<Mutex<HashSet<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl SecretTracker {
-    fn start(client: Client) -> Self {
-        let names = Arc::new(Mutex::new(HashSet::new()));
-        let api: Api<PartialObjectMeta<Secret>> = Api::all(client);
-        let shared = names.clone();
-        let task = tokio::spawn(async move {
-            let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
-            while let Some(event) = events.next().await {
-                match event {
-                    Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                        if in_scale(s.metadata.namespace.as_deref()) {
-                            let key = object_key(
-                                s.metadata.namespace.as_deref(),
-                                s.metadata.name.as_deref(),
-                            );
-                            lock(&shared).insert(key);
-                        }
-                    }
-                    Ok(watcher::Event::Delete(s)) => {
-                        let key =
-                            object_key(s.metadata.namespace.as_deref(), s.metadata.name.as_deref());
-                        lock(&shared).remove(&key);
-                    }
-                    Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
-                    Err(e) => {
-                        progress!("Secret watch failed ({e}); retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
-        Self { names, task }
-    }
-
-    fn count(&self) -> usize {
-        lock(&self.names).len()
-    }
-}
-
-impl Drop for SecretTracker {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -853,67 +831,6 @@ async fn scale_events(client: &Client, n_ns: usize) -> Result<usize> {
         total += list.items.len() + remaining;
     }
     Ok(total)
-}
-
-/// User + system CPU time of process `pid` (all its threads).
-fn process_cpu(pid: u32) -> Result<Duration> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start at field 3 (state).
-    let rest = text
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<u64> {
-        fields
-            .get(i)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))
-    };
-    // utime is field 14, stime field 15 (1-based); `fields[0]` is field 3.
-    let total = ticks(11)? + ticks(12)?;
-    Ok(Duration::from_secs_f64(total as f64 / clock_ticks() as f64))
-}
-
-fn clock_ticks() -> u64 {
-    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100)
-    })
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Memory {
-    hwm_kib: u64,
-    rss_kib: u64,
-}
-
-fn process_memory(pid: u32) -> Result<Memory> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<u64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))
-    };
-    Ok(Memory {
-        hwm_kib: field("VmHWM:")?,
-        rss_kib: field("VmRSS:")?,
-    })
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 struct ServerPids {
@@ -1077,12 +994,6 @@ impl Drop for Controller {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// What the cold start measured; times are from the controller's process start.
