@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 
@@ -37,6 +38,51 @@ pub struct Campaign {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// How often a follower reads the Lease to see whether its holder released it (client-go's
+/// retry period). kube-lease-manager alone only looks again when the Lease would expire, so a
+/// released Lease would stay free for up to its whole duration.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// How long a replica that starts while a Lease exists leaves it to the replicas already
+/// running (they look every [`RETRY`]): a Pod replacing a deleted leader comes back as a
+/// follower, and the take-over does not wait for it to start.
+const DEFER: Duration = Duration::from_secs(6);
+
+/// What a campaign needs to (re)build its lease manager and read the Lease.
+struct Params {
+    client: Client,
+    namespace: String,
+    lease_name: String,
+    identity: String,
+    duration: u64,
+}
+
+impl Params {
+    async fn manager(&self) -> Result<LeaseManager, kube_lease_manager::LeaseManagerError> {
+        LeaseManagerBuilder::new(self.client.clone(), &self.lease_name)
+            .with_namespace(&self.namespace)
+            .with_field_manager(lease_field_manager(&self.identity))
+            .with_identity(&self.identity)
+            .with_duration(self.duration)
+            .with_grace(renew_grace(self.duration))
+            .build()
+            .await
+    }
+
+    /// The Lease as the API server has it; None when absent or unreadable (a follower simply
+    /// looks again later).
+    async fn read(&self) -> Option<Lease> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.get_opt(&self.lease_name).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::debug!(error = %e, "leader election: cannot read the Lease");
+                None
+            }
+        }
+    }
+}
+
 /// Starts campaigning.
 pub async fn campaign(
     client: Client,
@@ -44,24 +90,50 @@ pub async fn campaign(
     lease_name: &str,
     lease_duration: Duration,
 ) -> anyhow::Result<Campaign> {
-    let duration = lease_seconds(lease_duration);
-    let identity = identity();
-    let manager = LeaseManagerBuilder::new(client, lease_name)
-        .with_namespace(namespace)
-        .with_field_manager(lease_field_manager(&identity))
-        .with_identity(identity)
-        .with_duration(duration)
-        .with_grace(renew_grace(duration))
-        .build()
-        .await?;
+    let params = Params {
+        client,
+        namespace: namespace.to_owned(),
+        lease_name: lease_name.to_owned(),
+        identity: identity(),
+        duration: lease_seconds(lease_duration),
+    };
+    let deferral = startup_deferral(params.read().await.as_ref());
+    if !deferral.is_zero() {
+        tracing::info!(
+            defer = ?deferral,
+            "leader election: the Lease exists; leaving it to the running replicas first"
+        );
+    }
+    let manager = params.manager().await?;
     let (tx, leading) = watch::channel(false);
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(hold(manager, tx, stopped));
+    let task = tokio::spawn(hold(params, manager, tx, stopped, deferral));
     Ok(Campaign {
         leading,
         stop,
         task,
     })
+}
+
+/// How long a starting replica waits before its first campaign: [`DEFER`] when the Lease
+/// exists (the replicas already running, one of which may be about to take a Lease just
+/// released, go first), else nothing (a first install leads at once). A held Lease makes it a
+/// follower anyway; the wait only keeps it from racing them for a Lease that turns free.
+fn startup_deferral(lease: Option<&Lease>) -> Duration {
+    match lease {
+        Some(_) => DEFER,
+        None => Duration::ZERO,
+    }
+}
+
+/// The Lease's holder; an empty identity holds nothing.
+fn holder(lease: &Lease) -> Option<&str> {
+    lease
+        .spec
+        .as_ref()?
+        .holder_identity
+        .as_deref()
+        .filter(|h| !h.is_empty())
 }
 
 impl Campaign {
@@ -75,40 +147,69 @@ impl Campaign {
     }
 }
 
+/// One turn of [`hold`].
+enum Step {
+    Stop,
+    Changed(Result<bool, kube_lease_manager::LeaseManagerError>),
+    Released,
+}
+
 /// Acquires and renews the Lease, publishing whether this replica holds it, until `stop`;
-/// then releases it.
+/// then releases it. A follower also reads the Lease every [`RETRY`] and campaigns again at
+/// once when it finds it free.
 async fn hold(
-    manager: LeaseManager,
+    params: Params,
+    mut manager: LeaseManager,
     tx: watch::Sender<bool>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
+    deferral: Duration,
 ) {
+    tokio::select! {
+        biased;
+        _ = &mut stop => return,
+        () = tokio::time::sleep(deferral) => {}
+    }
     loop {
-        tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            changed = manager.changed() => match changed {
-                Ok(holds) => {
-                    tx.send_replace(holds);
+        let leading = *tx.borrow();
+        let step = {
+            let changed = manager.changed();
+            tokio::pin!(changed);
+            tokio::select! {
+                biased;
+                _ = &mut stop => Step::Stop,
+                changed = &mut changed => Step::Changed(changed),
+                () = released(&params), if !leading => Step::Released,
+            }
+        };
+        match step {
+            Step::Stop => break,
+            Step::Changed(Ok(holds)) => {
+                tx.send_replace(holds);
+            }
+            Step::Changed(Err(e)) if leading => {
+                // The renewal failed or stalled past `request_timeout`: the Lease may expire
+                // before another attempt succeeds, and a follower take over. Step down now,
+                // while it is still ours, so that two replicas never write at once.
+                tracing::warn!(error = %e, "leader election: cannot renew the Lease; stepping down before it can expire");
+                tx.send_replace(false);
+                // The Lease is not touched again, not even released: this replica's view
+                // of it is stale, and a release could clear the Lease of the replica that
+                // has taken over meanwhile (the release patch has no precondition).
+                let _ = stop.await;
+                return;
+            }
+            Step::Changed(Err(e)) => {
+                tracing::warn!(error = %e, "leader election: cannot reach the Lease");
+                tokio::select! {
+                    _ = &mut stop => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                Err(e) if *tx.borrow() => {
-                    // The renewal failed or stalled past `request_timeout`: the Lease may expire
-                    // before another attempt succeeds, and a follower take over. Step down now,
-                    // while it is still ours, so that two replicas never write at once.
-                    tracing::warn!(error = %e, "leader election: cannot renew the Lease; stepping down before it can expire");
-                    tx.send_replace(false);
-                    // The Lease is not touched again, not even released: this replica's view
-                    // of it is stale, and a release could clear the Lease of the replica that
-                    // has taken over meanwhile (the release patch has no precondition).
-                    let _ = stop.await;
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "leader election: cannot reach the Lease");
-                    tokio::select! {
-                        _ = &mut stop => break,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
+            }
+            // The manager's view (locked until it expires) is stale: a new one reads the Lease
+            // afresh and takes it.
+            Step::Released => match params.manager().await {
+                Ok(fresh) => manager = fresh,
+                Err(e) => tracing::warn!(error = %e, "leader election: cannot reach the Lease"),
             },
         }
     }
@@ -116,6 +217,20 @@ async fn hold(
     tx.send_replace(false);
     if let Err(e) = manager.release().await {
         tracing::warn!(error = %e, "leader election: cannot release the Lease");
+    }
+}
+
+/// Resolves once a read of the Lease, every [`RETRY`], finds nobody holding it.
+async fn released(params: &Params) {
+    loop {
+        tokio::time::sleep(RETRY).await;
+        if params
+            .read()
+            .await
+            .is_some_and(|lease| holder(&lease).is_none())
+        {
+            return;
+        }
     }
 }
 
@@ -163,7 +278,53 @@ pub fn always() -> watch::Receiver<bool> {
 mod tests {
     use std::time::Duration;
 
-    use super::{lease_field_manager, renew_grace, request_timeout};
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+
+    use super::{
+        lease_field_manager, renew_grace, request_timeout, startup_deferral, DEFER, RETRY,
+    };
+
+    fn lease(holder: Option<&str>) -> Lease {
+        Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: holder.map(str::to_owned),
+                ..LeaseSpec::default()
+            }),
+            ..Lease::default()
+        }
+    }
+
+    #[test]
+    fn a_starting_replica_leaves_a_released_lease_to_the_running_ones() {
+        assert_eq!(startup_deferral(Some(&lease(None))), DEFER, "released");
+        assert_eq!(
+            startup_deferral(Some(&lease(Some("")))),
+            DEFER,
+            "empty holder"
+        );
+        assert_eq!(
+            startup_deferral(Some(&lease(Some("pod-a")))),
+            DEFER,
+            "held: it may be released any moment"
+        );
+        assert!(
+            DEFER > RETRY * 2,
+            "the running replicas look at least twice meanwhile"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_missing_holder_holds_nothing() {
+        assert_eq!(super::holder(&lease(Some("pod-a"))), Some("pod-a"));
+        assert_eq!(super::holder(&lease(Some(""))), None);
+        assert_eq!(super::holder(&lease(None)), None);
+        assert_eq!(super::holder(&Lease::default()), None);
+    }
+
+    #[test]
+    fn a_first_install_is_not_deferred() {
+        assert_eq!(startup_deferral(None), Duration::ZERO, "no Lease yet");
+    }
 
     #[test]
     fn a_stalled_renewal_fails_before_the_lease_can_expire() {

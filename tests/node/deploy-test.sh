@@ -14,8 +14,7 @@
 #    `kubectl apply` of the SealedSecret; the Secret holds the value.
 # 4. The leader Pod deleted: another replica takes the Lease, a SealedSecret applied right after is
 #    unsealed by it (its Unsealed Event names the new leader) within the Lease (15 s) + 10 s; the
-#    replacement Pod comes back Ready and exactly one replica leads (which one is a race: the
-#    replacement, campaigning as it starts, usually beats the survivors' next poll; reported).
+#    replacement Pod comes back Ready as a follower: a surviving replica leads, exactly one.
 # 5. Every replica's process, from the node's /proc: uid/gid 65532, no capabilities,
 #    no_new_privs, seccomp, read-only / (proc-check.sh).
 # Then the stag and dev overlays applied over it (rolled out, Ready, one leader).
@@ -281,10 +280,10 @@ replacement=$(pods "$SEL" | awk '{ print $1 }' | grep -vxF "$before" || true)
 [[ $(wc -w <<<"$replacement") == 1 ]] || fail "fail-over" "expected one replacement Pod, found '$replacement'"
 one_leader
 [[ $leader == "$new_leader" ]] || fail "fail-over" "the leader is $leader, not $new_leader"
-# Which replica wins is a race: the survivors see the released Lease at their next poll, the
-# replacement campaigns as soon as it starts (often first). Either way one leads, the rest follow.
-if [[ $new_leader == "$replacement" ]]; then taken_by="the replacement Pod"; else taken_by="a surviving replica"; fi
-log "all $replicas Pods Ready after the fail-over; the Lease went to $taken_by ($new_leader), every other replica follows"
+# A survivor took the released Lease (followers read it every 2 s); the replacement, which
+# leaves an existing Lease to the running replicas for its first 6 s, came back as a follower.
+[[ $new_leader != "$replacement" ]] || fail "fail-over" "the replacement Pod $replacement took the Lease, not a surviving replica"
+log "all $replicas Pods Ready after the fail-over; a surviving replica ($new_leader) leads, the replacement $replacement follows"
 
 # --- 5. what the kubelet enforced, from the node's /proc --------------------------------------
 while read -r name _ _ cid _; do
