@@ -63,3 +63,16 @@ echo "==> cargo test" >&2
 cargo test --workspace
 echo "==> fuzz smoke (tests/fuzz/run.sh smoke: a few seconds per target)" >&2
 tests/fuzz/run.sh smoke
+
+# A real single-node cluster (kubelet, containerd, runc, CNI from Debian; tests/node/README.md):
+# the harness' own clean-up test, then the images installed as users install them.
+echo "==> real node (tests/node/install.sh: kubelet, kube-scheduler, kube-proxy from Debian's source; containerd, runc, CNI)" >&2
+if ((EUID != 0)); then
+  echo "error: the node tests start a kubelet and containerd: run ./test.sh as root" >&2
+  exit 1
+fi
+tests/node/install.sh >/dev/null
+echo "==> node harness self-test (tests/node/selftest.sh: nothing left after a SIGKILL)" >&2
+tests/node/selftest.sh
+echo "==> deploy/ on the node (tests/node/deploy-test.sh: overlays, fail-over, the chart's shape)" >&2
+tests/node/deploy-test.sh

@@ -352,4 +352,4 @@ summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail
 log "chart shape ($chart_pod: command [controller], the chart's default args and RBAC): same certificate, Secret $DEMO/chart-shape unsealed, Synced True; $summary"
 
 failed=0
-log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k (prod) to $prod_replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s, by $taken_by), overlays${f_overlays}, chart shape applied to unsealed ${f_chart}s; total $(secs "$t_all" "$(now)")s before node stop"
+log "OK. figures: node start ${f_node}s, image build ${f_image}s, apply -k (prod) to $prod_replicas Pods Ready ${f_ready}s, fail-over ${f_failover}s (Lease taken after ${f_lease}s, by a surviving replica), overlays${f_overlays}, chart shape applied to unsealed ${f_chart}s; total $(secs "$t_all" "$(now)")s before node stop"
