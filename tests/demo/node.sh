@@ -64,7 +64,9 @@ if [[ -e $dir ]]; then
   "$NODE/node.sh" stop "$dir" >"$work/node-stop-old.log" 2>&1 || true
 fi
 if ! "$NODE/node.sh" start "$dir" >"$work/node-start.log" 2>&1; then
-  started=1 # whatever did start is stopped by the trap
+  # Past its checks (DIR made), whatever did start is stopped by the trap; a check that failed
+  # (not root, no cgroups, a bridge or port taken by another node) started nothing to stop.
+  [[ -d $dir ]] && started=1
   cannot "$(grep -m1 'error:' "$work/node-start.log" || tail -n 1 "$work/node-start.log")"
 fi
 started=1
