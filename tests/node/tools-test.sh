@@ -237,6 +237,8 @@ git daemon --reuseaddr --base-path="$work/git" --export-all --enable=receive-pac
   --listen="$NODE_IP" --port="$port" --verbose >"$work/git-daemon.log" 2>&1 &
 daemon_pid=$!
 GIT_URL=git://$NODE_IP:$port/gitops.git
+# The URL the Pods get (TOOLS_TEST_POD_GIT_URL: another one, to check the failure path).
+POD_GIT_URL=${TOOLS_TEST_POD_GIT_URL:-$GIT_URL}
 deadline=$((SECONDS + 15))
 until git ls-remote "$GIT_URL" >/dev/null 2>&1; do
   kill -0 "$daemon_pid" 2>/dev/null || fail "git daemon" "exited" "$work/git-daemon.log"
@@ -256,7 +258,7 @@ metadata:
   name: ccloud-keys-git
   namespace: $WATCH_NS
 stringData:
-  url: $GIT_URL
+  url: $POD_GIT_URL
 EOF
 "$V5" kustomize "$work/k-ccloud" >"$work/rendered-ccloud.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $work/k-ccloud failed" "$work/kustomize.log"
 [[ $(grep -c "image: $CCLOUD_REF\$" "$work/rendered-ccloud.yaml") == 2 ]] || fail "kustomize" "the rendered Deployment does not run $CCLOUD_REF in both containers"
@@ -347,7 +349,7 @@ metadata:
   name: reseal-git
   namespace: $RESEAL_NS
 stringData:
-  url: $GIT_URL
+  url: $POD_GIT_URL
 EOF
 "$V5" kustomize "$work/k-reseal" >"$work/rendered-reseal.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $work/k-reseal failed" "$work/kustomize.log"
 [[ $(grep -c "image: $RESEAL_REF\$" "$work/rendered-reseal.yaml") == 2 ]] || fail "kustomize" "the rendered CronJob does not run $RESEAL_REF in both containers"
