@@ -76,3 +76,5 @@ echo "==> node harness self-test (tests/node/selftest.sh: nothing left after a S
 tests/node/selftest.sh
 echo "==> deploy/ on the node (tests/node/deploy-test.sh: overlays, fail-over, the chart's shape)" >&2
 tests/node/deploy-test.sh
+echo "==> ccloud-keys and the key-rotation job on the node (tests/node/tools-test.sh: watcher commit pushed, reseal job)" >&2
+tests/node/tools-test.sh

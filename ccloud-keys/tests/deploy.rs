@@ -2,6 +2,12 @@
 //! (kustomize v2.0.3), applies (dry-run on the server, then for real), and its RBAC is exact:
 //! the watcher, run with the Deployment's arguments as the ServiceAccount, does its whole job
 //! without a single error, and everything it should not do is denied.
+//!
+//! The Deployment has no `--cert`: in the Pod the watcher fetches the certificate through the API
+//! server's Service proxy (no cluster DNS). Here the controller is a process on 127.0.0.1, which
+//! the API server refuses to proxy to, so the test passes `--cert` with its URL and checks the
+//! proxy rights with SubjectAccessReviews; `tests/node/tools-test.sh` runs the Deployment as a
+//! Pod on a real node, where the certificate comes through the proxy.
 
 pub mod support;
 
@@ -45,6 +51,11 @@ fn deployment_args(env: &Env) -> Vec<String> {
 
 async fn may(client: &Client, verb: &str, resource: &str, ns: &str, name: Option<&str>) -> bool {
     let (group, resource) = resource.split_once('/').unwrap_or(("", resource));
+    // `services:proxy`: resource `services`, subresource `proxy`.
+    let (resource, subresource) = match resource.split_once(':') {
+        Some((r, s)) => (r, Some(s.to_owned())),
+        None => (resource, None),
+    };
     let groups = [
         "system:serviceaccounts",
         "system:serviceaccounts:ccloud-keys",
@@ -54,6 +65,7 @@ async fn may(client: &Client, verb: &str, resource: &str, ns: &str, name: Option
     let attributes = ResourceAttributes {
         group: Some(group.to_owned()),
         resource: Some(resource.to_owned()),
+        subresource,
         verb: Some(verb.to_owned()),
         namespace: Some(ns.to_owned()),
         name: name.map(str::to_owned),
@@ -83,12 +95,17 @@ async fn deploys_and_runs_with_exactly_the_rights_it_needs() {
     env.kubectl(&["apply", "--dry-run=server", "-f", "-"], &rendered);
     env.kubectl(&["apply", "-f", "-"], &rendered);
 
-    // The Deployment's own arguments, except what only makes sense in a Pod (the in-cluster
-    // certificate URL, the clone path, the listen address, the push).
-    let args: Vec<String> = deployment_args(&env)
+    // The Deployment's own arguments, except what only makes sense in a Pod (the clone path, the
+    // listen address, the push). No --cert: the Pod needs no cluster DNS.
+    let deployed = deployment_args(&env);
+    assert!(
+        !deployed.iter().any(|a| a.starts_with("--cert")),
+        "{deployed:?}"
+    );
+    let args: Vec<String> = deployed
         .into_iter()
         .filter(|a| {
-            !["--cert=", "--repo=", "--listen-addr=", "--push"]
+            !["--repo=", "--listen-addr=", "--push"]
                 .iter()
                 .any(|p| a.starts_with(p))
         })
@@ -100,6 +117,7 @@ async fn deploys_and_runs_with_exactly_the_rights_it_needs() {
     env.cp
         .write_service_account_kubeconfig("ccloud-keys", "ccloud-keys", &kubeconfig)
         .expect("kubeconfig");
+    // The API server does not proxy to 127.0.0.1: the controller's URL directly (see the top).
     let cert = format!("--cert={}", env.controller.cert_url());
     let mut watch_args: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     watch_args.push(&cert);
@@ -161,6 +179,25 @@ async fn deploys_and_runs_with_exactly_the_rights_it_needs() {
             "ccloud-keys",
             Some("ccloud-keys-state"),
         ),
+        // The certificate through the Service proxy (no --cert in the Pod).
+        (
+            "get",
+            "services",
+            "kube-system",
+            Some("sealed-secrets-controller"),
+        ),
+        (
+            "get",
+            "services:proxy",
+            "kube-system",
+            Some("http:sealed-secrets-controller:http"),
+        ),
+        (
+            "get",
+            "services:proxy",
+            "kube-system",
+            Some("http:sealed-secrets-controller:"),
+        ),
     ] {
         assert!(
             may(c, verb, resource, ns, name).await,
@@ -185,6 +222,22 @@ async fn deploys_and_runs_with_exactly_the_rights_it_needs() {
         ),
         ("list", "bitnami.com/sealedsecrets", "default", None),
         ("list", "secrets", "other", None),
+        // Only the controller's Service, only reading through its proxy.
+        (
+            "create",
+            "services:proxy",
+            "kube-system",
+            Some("http:sealed-secrets-controller:http"),
+        ),
+        (
+            "get",
+            "services:proxy",
+            "kube-system",
+            Some("http:kubernetes-dashboard:"),
+        ),
+        ("get", "services", "kube-system", Some("other")),
+        ("list", "services", "kube-system", None),
+        ("get", "services:proxy", "default", Some("kubernetes")),
     ] {
         assert!(
             !may(c, verb, resource, ns, name).await,
