@@ -73,9 +73,7 @@ pub fn load_average() -> String {
         .unwrap_or_default()
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback, outside the ephemeral range (see `envtest::workspace`).
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    envtest::workspace::free_port()
 }

@@ -34,7 +34,6 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -863,17 +862,14 @@ fn spawn_logged_to(cmd: &mut Command, log: &Path, append: bool) -> Result<Child>
         .with_context(|| format!("spawning {:?}", cmd.get_program()))
 }
 
-/// Three distinct free loopback ports (bound, then released; a collision is retried).
+/// Three distinct free loopback ports, outside the ephemeral range (see
+/// [`workspace::free_port`]).
 fn free_ports() -> Result<[u16; 3]> {
-    let listeners = [0; 3].map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)));
-    let mut ports = [0; 3];
-    for (port, listener) in ports.iter_mut().zip(listeners) {
-        *port = listener
-            .context("binding a free loopback port")?
-            .local_addr()?
-            .port();
-    }
-    Ok(ports)
+    Ok([
+        workspace::free_port()?,
+        workspace::free_port()?,
+        workspace::free_port()?,
+    ])
 }
 
 fn kubeconfig_yaml(server_url: &str, token: &str) -> String {

@@ -76,11 +76,31 @@ where
     }
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a server the test starts later.
+///
+/// The port comes from below the kernel's ephemeral range (32768 and up), so that no outgoing
+/// connection (a client of the API server, the API server to etcd) can take it between this
+/// call and the server's bind; a process-wide counter, started at an offset from the pid,
+/// keeps parallel tests and processes apart, and each candidate is checked by binding it.
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(397) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = u16::try_from(FIRST + offset).context("port range")?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 /// `sealed-secrets-controller` running against a control plane, killed on drop (its log is
