@@ -11,24 +11,28 @@
 //! ```
 //!
 //! Phases (progress on stderr, a Markdown table on stdout):
-//! 1. control plane, key Secret, namespaces `scale-000…` and `baseline-000…` (as many);
-//! 2. **plain-client baseline**: `N` objects of a copy of the SealedSecret CRD (group
-//!    `baseline.bench`, so that the controller never sees them) are created untimed, then,
-//!    timed, `--concurrency` tasks (default 16, the controller's reconcile concurrency) make the
-//!    controller's three writes for each: create the Secret, create an `Unsealed` Event, PUT the
-//!    status subresource (`Synced=True`, `observedGeneration`);
-//! 3. creation of `N` SealedSecrets (1 value each) spread over the `scale-*` namespaces;
+//! 1. control plane, key Secret, namespaces `scale-000…` and `baseline-000…` (as many); unless
+//!    `--shared-cores`, etcd and kube-apiserver are pinned to CPU 0 and this bench (and so the
+//!    controller) to the other CPUs, as on a cluster where the API server has cores of its own;
+//! 2. creation (untimed) of `N` objects of a copy of the SealedSecret CRD (group
+//!    `baseline.bench`, so that the controller never sees them), then of the `N` SealedSecrets
+//!    (1 value each) spread over the `scale-*` namespaces;
+//! 3. **plain-client baseline**, timed: `--concurrency` tasks (default 16, the controller's
+//!    reconcile concurrency) make the controller's three writes for each baseline object:
+//!    create the Secret, create an `Unsealed` Event, PUT the status subresource (`Synced=True`,
+//!    `observedGeneration`); then its Secrets and Events are deleted, so that the cold start
+//!    runs against the same objects the baseline did;
 //! 4. **cold start**: a fresh controller (default flags: all namespaces) until the `N` Secrets
 //!    exist and the `N` SealedSecrets are `Synced=True`; ratio to the baseline's time;
 //! 5. **steady state**: `K` SealedSecrets re-sealed with a new value at once, until each is
 //!    `Synced=True` for its new generation and its Secret holds the new value (every one read).
 //!
-//! `--no-baseline` skips phase 2 (the controller's memory without the baseline's `N` Secrets in
-//! its metadata-only Secret watch; no ratio then).
+//! `--no-baseline` skips the baseline (no ratio then).
 //!
-//! Nothing is deleted between phases, so etcd holds the baseline's objects during the cold
-//! start (2 × N SealedSecrets, 2 × N Secrets and Events in the end). Every process is stopped at
-//! the end, also on error, SIGINT or SIGTERM.
+//! The bench's own watches (every SealedSecret whole, every Secret's metadata, every baseline
+//! object whole) run through both timed phases, so each pays for their events alike. The API
+//! server's request and watch-event counters of each phase are in the table. Every process is
+//! stopped at the end, also on error, SIGINT or SIGTERM.
 
 mod common;
 
@@ -50,7 +54,9 @@ use k8s_openapi::api::core::v1::{Event, EventSource, Namespace, ObjectReference,
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use k8s_openapi::ByteString;
 use kube::api::PostParams;
-use kube::api::{ApiResource, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams,
+};
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::{Api, Client};
@@ -84,12 +90,16 @@ struct Args {
     controller_bin: Option<PathBuf>,
     controller_env: Vec<(String, String)>,
     controller_args: Vec<String>,
+    /// `--shared-cores`: leave every process on every CPU (by default etcd and kube-apiserver
+    /// get CPU 0 and this bench and the controller the others, as on a cluster where the API
+    /// server has cores of its own).
+    shared_cores: bool,
 }
 
 const USAGE: &str =
     "usage: scale [--count N (10000)] [--namespaces NS (100)] [--changed K (1000)] \
     [--concurrency C (16)] [--create-concurrency C (16)] [--timeout-secs S (3600)] \
-    [--log-dir DIR] [--no-build] [--no-baseline] [--controller-bin PATH] [--controller-env KEY=VALUE]... \
+    [--log-dir DIR] [--no-build] [--no-baseline] [--shared-cores] [--controller-bin PATH] [--controller-env KEY=VALUE]... \
     [--controller-arg ARG]...";
 
 impl Args {
@@ -107,6 +117,7 @@ impl Args {
             controller_bin: None,
             controller_env: Vec::new(),
             controller_args: Vec::new(),
+            shared_cores: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -134,6 +145,7 @@ impl Args {
                 "--log-dir" => args.log_dir = PathBuf::from(value()?),
                 "--no-build" => args.build = false,
                 "--no-baseline" => args.baseline = false,
+                "--shared-cores" => args.shared_cores = true,
                 "--controller-bin" => args.controller_bin = Some(PathBuf::from(value()?)),
                 "--controller-env" => {
                     let kv = value()?;
@@ -235,15 +247,35 @@ async fn run(args: Args) -> Result<()> {
         apiserver: cp.apiserver_pid(),
         etcd: cp.etcd_pid(),
     };
+    report.cores = if args.shared_cores {
+        "shared: every process on every CPU (`--shared-cores`)".to_owned()
+    } else {
+        split_cores(&servers)?
+    };
+    progress!("CPUs: {}", report.cores);
 
     // The trackers' watches run during the baseline too, so that it pays for their fan-out of
-    // Secret events as the cold start does (the baseline's own objects are of another group).
+    // events as the cold start does: the Secret tracker sees both phases' Secrets, and the
+    // baseline's objects have a full-object watch of their own, as the SealedSecrets do.
     let seal_tracker = sealed_tracker(client.clone());
     let secret_tracker = secret_tracker(client.clone());
-    if args.baseline {
-        report.baseline = Some(baseline(&client, &public, &args, &servers).await?);
-    }
+    let base_tracker = base_tracker(client.clone());
+    // Both sets exist before either timed phase, and the baseline's writes are removed after
+    // it: each phase runs against the same objects (the API server's heap, and so its garbage
+    // collection, as large in both).
+    let prepared = match args.baseline {
+        true => Some(prepare_baseline(&client, &public, &args).await?),
+        false => None,
+    };
     report.creation = Some(create_scale_set(&client, &public, &args).await?);
+    if let Some(prepared) = prepared {
+        let requests0 = ApiRequests::scrape(&client).await?;
+        let mut base = baseline(&client, prepared, &args, &servers).await?;
+        base.requests = ApiRequests::scrape(&client).await?.since(&requests0);
+        base.cleared = clear_baseline_writes(&client, args.namespaces).await?;
+        report.baseline = Some(base);
+    }
+    drop(base_tracker);
 
     let launch = Launch {
         bin: controller_bin,
@@ -253,7 +285,9 @@ async fn run(args: Args) -> Result<()> {
     };
     let mut controller = Controller::start(&launch, &args.log_dir.join("cold.log"))?;
     let trackers = (&seal_tracker, &secret_tracker);
-    let cold = cold_start(&client, trackers, &mut controller, &servers, &args).await?;
+    let requests0 = ApiRequests::scrape(&client).await?;
+    let mut cold = cold_start(&client, trackers, &mut controller, &servers, &args).await?;
+    cold.requests = cold.requests.since(&requests0);
     report.cold = Some(cold);
     if args.changed > 0 {
         let steady = steady_state(
@@ -468,8 +502,12 @@ async fn create_scale_set(client: &Client, public: &PublicKey, args: &Args) -> R
 struct Baseline {
     prepare: Duration,
     writes: Duration,
+    /// Removing the baseline's Secrets and Events afterwards (untimed).
+    cleared: Duration,
     apiserver_cpu: Duration,
     etcd_cpu: Duration,
+    /// The API server's requests and watch events during the timed writes.
+    requests: ApiRequests,
 }
 
 /// A baseline object as created: what the status PUT needs.
@@ -479,13 +517,15 @@ struct BaseItem {
     generation: Option<i64>,
 }
 
-/// Creates `N` baseline objects (untimed), then times the controller's three writes for each.
-async fn baseline(
-    client: &Client,
-    public: &PublicKey,
-    args: &Args,
-    servers: &ServerPids,
-) -> Result<Baseline> {
+/// The baseline's objects, created (untimed) and waiting for their writes.
+struct Prepared {
+    template: serde_json::Value,
+    items: Vec<Mutex<Option<BaseItem>>>,
+    took: Duration,
+}
+
+/// Creates `N` baseline objects (untimed).
+async fn prepare_baseline(client: &Client, public: &PublicKey, args: &Args) -> Result<Prepared> {
     let template = base_template(public)?;
     let items: Vec<Mutex<Option<BaseItem>>> = (0..args.count).map(|_| Mutex::new(None)).collect();
     let n_ns = args.namespaces;
@@ -503,6 +543,26 @@ async fn baseline(
         },
     )
     .await?;
+    Ok(Prepared {
+        template,
+        items,
+        took: prepare,
+    })
+}
+
+/// Times the controller's three writes for each baseline object.
+async fn baseline(
+    client: &Client,
+    prepared: Prepared,
+    args: &Args,
+    servers: &ServerPids,
+) -> Result<Baseline> {
+    let Prepared {
+        template,
+        items,
+        took: prepare,
+    } = prepared;
+    let n_ns = args.namespaces;
     let (api0, etcd0) = (process_cpu(servers.apiserver)?, process_cpu(servers.etcd)?);
     let writes = for_each_bounded(
         "baseline: the controller's writes",
@@ -524,7 +584,28 @@ async fn baseline(
         writes,
         apiserver_cpu: process_cpu(servers.apiserver)?.saturating_sub(api0),
         etcd_cpu: process_cpu(servers.etcd)?.saturating_sub(etcd0),
+        requests: ApiRequests::default(),
+        cleared: Duration::ZERO,
     })
+}
+
+/// Deletes the baseline's Secrets and Events (one `deletecollection` each per namespace).
+async fn clear_baseline_writes(client: &Client, n_ns: usize) -> Result<Duration> {
+    let t = Instant::now();
+    progress!("baseline: removing its Secrets and Events");
+    for i in 0..n_ns {
+        let ns = format!("{BASE_PREFIX}{i:03}");
+        let (dp, lp) = (DeleteParams::default(), ListParams::default());
+        Api::<Secret>::namespaced(client.clone(), &ns)
+            .delete_collection(&dp, &lp)
+            .await
+            .with_context(|| format!("deleting the Secrets of {ns}"))?;
+        Api::<Event>::namespaced(client.clone(), &ns)
+            .delete_collection(&dp, &lp)
+            .await
+            .with_context(|| format!("deleting the Events of {ns}"))?;
+    }
+    Ok(t.elapsed())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -713,6 +794,19 @@ impl<V: Send + 'static> Tracker<V> {
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     {
+        Self::start_in(api, what, value, in_scale)
+    }
+
+    /// Like [`Tracker::start`], for the objects of the namespaces `keep` accepts.
+    fn start_in<K>(
+        api: Api<K>,
+        what: &'static str,
+        value: fn(&K) -> V,
+        keep: fn(Option<&str>) -> bool,
+    ) -> Self
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
         let state = Arc::new(Mutex::new(HashMap::new()));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -721,7 +815,7 @@ impl<V: Send + 'static> Tracker<V> {
                 match event {
                     Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                         let meta = o.meta();
-                        if in_scale(meta.namespace.as_deref()) {
+                        if keep(meta.namespace.as_deref()) {
                             let key = object_key(meta.namespace.as_deref(), meta.name.as_deref());
                             lock(&shared).insert(key, value(&o));
                         }
@@ -767,6 +861,17 @@ fn sealed_tracker(client: Client) -> SealedTracker {
             synced: synced(s),
         }
     })
+}
+
+/// The baseline's objects, watched whole as [`sealed_tracker`] watches the SealedSecrets (what
+/// it sees is not used: it is there for its cost).
+fn base_tracker(client: Client) -> Tracker<()> {
+    Tracker::start_in(
+        Api::<DynamicObject>::all_with(client, &base_resource()),
+        "baseline object",
+        |_| (),
+        |ns| ns.is_some_and(|ns| ns.starts_with(BASE_PREFIX)),
+    )
 }
 
 fn secret_tracker(client: Client) -> SecretTracker {
@@ -842,6 +947,108 @@ impl ServerPids {
     /// (kube-apiserver, etcd) CPU so far.
     fn cpu(&self) -> Result<(Duration, Duration)> {
         Ok((process_cpu(self.apiserver)?, process_cpu(self.etcd)?))
+    }
+}
+
+/// Pins etcd and kube-apiserver (every thread) to CPU 0 and this process (every thread, so
+/// also the controller it starts) to the other CPUs; a description for the report.
+fn split_cores(servers: &ServerPids) -> Result<String> {
+    let n = std::thread::available_parallelism().map_or(1, usize::from);
+    if n < 2 {
+        return Ok("shared: one CPU".to_owned());
+    }
+    let rest = if n == 2 {
+        "1".to_owned()
+    } else {
+        format!("1-{}", n - 1)
+    };
+    for (pid, cpus) in [
+        (servers.etcd, "0".to_owned()),
+        (servers.apiserver, "0".to_owned()),
+        (std::process::id(), rest.clone()),
+    ] {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", &cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .context("running taskset (util-linux)")?;
+        if !status.success() {
+            bail!("taskset -a -p -c {cpus} {pid} failed ({status})");
+        }
+    }
+    Ok(format!(
+        "split: etcd + kube-apiserver on CPU 0; this bench and the controller on CPU {rest}"
+    ))
+}
+
+/// The API server's own counters: requests by verb and resource, watch events by kind.
+#[derive(Default, Clone)]
+struct ApiRequests {
+    counts: BTreeMap<String, f64>,
+}
+
+impl ApiRequests {
+    /// Reads `apiserver_request_total` and `apiserver_watch_events_total` from `/metrics`.
+    async fn scrape(client: &Client) -> Result<Self> {
+        let request = axum::http::Request::get("/metrics")
+            .body(Vec::new())
+            .context("building the /metrics request")?;
+        let text = client
+            .request_text(request)
+            .await
+            .context("reading kube-apiserver /metrics")?;
+        let mut counts = BTreeMap::new();
+        for line in text.lines() {
+            if let Some((key, value)) = request_series(line) {
+                *counts.entry(key).or_insert(0.0) += value;
+            }
+        }
+        Ok(Self { counts })
+    }
+
+    /// The counts since `earlier`, without those that did not move.
+    fn since(&self, earlier: &Self) -> Self {
+        let counts = self
+            .counts
+            .iter()
+            .map(|(k, v)| (k.clone(), v - earlier.counts.get(k).copied().unwrap_or(0.0)))
+            .filter(|(_, v)| *v >= 1.0)
+            .collect();
+        Self { counts }
+    }
+
+    /// `verb resource/subresource: n` for the busiest series, most first.
+    fn summary(&self, max: usize) -> String {
+        let mut all: Vec<_> = self.counts.iter().collect();
+        all.sort_by(|a, b| b.1.total_cmp(a.1));
+        let parts: Vec<String> = all
+            .iter()
+            .take(max)
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// (`verb resource[/subresource]` or `watch events kind`, value) of one metrics line.
+fn request_series(line: &str) -> Option<(String, f64)> {
+    let label = |name: &str| -> Option<&str> {
+        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = line[start..].find('"')?;
+        Some(&line[start..start + len])
+    };
+    let value: f64 = line.rsplit(' ').next()?.parse().ok()?;
+    if line.starts_with("apiserver_request_total{") {
+        let (verb, resource) = (label("verb")?, label("resource").unwrap_or("-"));
+        let key = match label("subresource").filter(|s| !s.is_empty()) {
+            Some(sub) => format!("{verb} {resource}/{sub}"),
+            None => format!("{verb} {resource}"),
+        };
+        Some((key, value))
+    } else if line.starts_with("apiserver_watch_events_total{") {
+        Some((format!("watch events: {}", label("kind")?), value))
+    } else {
+        None
     }
 }
 
@@ -1012,6 +1219,9 @@ struct Cold {
     unseal_errors: Option<f64>,
     events: usize,
     failed: usize,
+    /// The API server's requests and watch events until all were Synced (cumulative until
+    /// `run` subtracts the counts at the start).
+    requests: ApiRequests,
 }
 
 /// Waits until the `N` Secrets exist and the `N` SealedSecrets are `Synced=True`, then 10 s
@@ -1068,6 +1278,7 @@ async fn cold_start(
         tokio::time::sleep(POLL).await;
     }
     let (api1, etcd1) = servers.cpu()?;
+    cold.requests = ApiRequests::scrape(client).await?;
     cold.apiserver_cpu = api1.saturating_sub(api0);
     cold.etcd_cpu = etcd1.saturating_sub(etcd0);
     cold.reconciles = controller.metric(UNSEAL_METRIC);
@@ -1340,6 +1551,7 @@ struct Report {
     load_start: String,
     load_end: String,
     setup: Duration,
+    cores: String,
     baseline: Option<Baseline>,
     creation: Option<Duration>,
     cold: Option<Cold>,
@@ -1385,7 +1597,7 @@ impl Report {
                 args.changed,
                 args.concurrency,
                 if args.baseline { "" } else { " --no-baseline" }
-            ),
+            ) + if args.shared_cores { " --shared-cores" } else { "" },
             count: args.count,
             namespaces: args.namespaces,
             concurrency: args.concurrency,
@@ -1394,6 +1606,7 @@ impl Report {
             load_start: load_average(),
             load_end: String::new(),
             setup: Duration::ZERO,
+            cores: String::new(),
             baseline: None,
             creation: None,
             cold: None,
@@ -1420,12 +1633,13 @@ impl Report {
             "- control plane setup (etcd, kube-apiserver, CRDs, key, namespaces): {:.1} s",
             self.setup.as_secs_f64()
         );
+        let _ = writeln!(out, "- CPUs: {}", self.cores);
         if self.baseline.is_some() {
             let _ = writeln!(
                 out,
-                "- nothing is deleted between phases: etcd also holds the baseline's {n} objects, \
-                 Secrets and Events, and the controller's metadata-only Secret watch lists the \
-                 baseline's {n} Secrets too",
+                "- both timed phases run with the baseline's {n} objects and the {n} \
+                 SealedSecrets in place; the baseline's Secrets and Events are deleted before \
+                 the cold start",
                 n = self.count
             );
         }
@@ -1455,6 +1669,10 @@ impl Report {
                 secs(Some(b.prepare)),
             ));
             rows.push((
+                "baseline: deleting its Secrets and Events afterwards (untimed)".to_owned(),
+                secs(Some(b.cleared)),
+            ));
+            rows.push((
                 format!(
                     "**baseline: the controller's 3 writes × {n}, {} in flight**",
                     self.concurrency
@@ -1472,6 +1690,10 @@ impl Report {
                     b.apiserver_cpu.as_secs_f64(),
                     b.etcd_cpu.as_secs_f64()
                 ),
+            ));
+            rows.push((
+                "baseline: API requests and watch events".to_owned(),
+                b.requests.summary(12),
             ));
         }
         if let Some(c) = self.creation {
@@ -1528,6 +1750,10 @@ impl Report {
             count_or_dash(c.unseal_errors),
         );
         row("cold start: Events recorded", c.events.to_string());
+        row(
+            "cold start: API requests and watch events",
+            c.requests.summary(12),
+        );
         row("cold start: Synced=False at the end", c.failed.to_string());
         row(
             "cold start: controller VmHWM / VmRSS when all Synced",
