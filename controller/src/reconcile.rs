@@ -8,6 +8,7 @@
 
 mod echo;
 mod events;
+mod readahead;
 mod sweep;
 pub mod write;
 
@@ -31,6 +32,7 @@ use kube::{Api, Client, ResourceExt};
 
 use echo::{key, Echoes, SyncState};
 pub use events::{EventType, Recorder};
+use readahead::ReadAhead;
 use sweep::Sweep;
 use write::{Refusal, SecretAction};
 
@@ -175,6 +177,8 @@ pub struct Context {
     known_secrets: KnownSecrets,
     /// Bulk reconciles waiting for their turn.
     sweep: Sweep,
+    /// Whole SealedSecrets of a long initial list, read a page at a time.
+    read_ahead: ReadAhead,
 }
 
 impl Context {
@@ -200,13 +204,15 @@ impl Context {
             ),
             known_secrets: KnownSecrets::default(),
             sweep: Sweep::new(SWEEP_BOUND),
+            read_ahead: ReadAhead::default(),
         })
     }
 
     /// What a watch event of `scope` asks of the controller: a reconcile soon (a change), a
     /// place in the bulk queue (an object of a (re)list whose trigger changed), or nothing
-    /// (status only; deletions are forgotten here). See [`Sweep`].
-    fn observe(&self, scope: &str, event: &watcher::Event<Cached>) {
+    /// (status only; deletions are forgotten here). See [`Sweep`]. True when an initial list
+    /// was released (see [`start_read_ahead`]).
+    fn observe(&self, scope: &str, event: &watcher::Event<Cached>) -> bool {
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
                 if self.echoes.wants_reconcile(&obj.metadata) {
@@ -215,9 +221,13 @@ impl Context {
                 }
             }
             watcher::Event::Init => self.sweep.hold(scope),
-            watcher::Event::InitDone => self.sweep.release(scope),
+            watcher::Event::InitDone => {
+                self.sweep.release(scope);
+                return true;
+            }
             watcher::Event::Delete(gone) => self.forget(&gone.metadata),
         }
+        false
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
@@ -302,13 +312,16 @@ async fn run_scope(
     let scope_name = scope.clone().unwrap_or_default();
     let sweep_scope = scope_name.clone();
     let observe = ctx.clone();
+    let labels = label_selector.to_owned();
     // Metadata only: the sealed values, most of an object's size, are read when it is
     // reconciled (see `fetch`).
     let sealed_stream = watcher::watcher(sealed_api, wc)
         .backoff(crate::watch_backoff::watch_backoff())
         // What an event asks for is decided before the cache drops what decides it.
         .map_ok(move |event| {
-            observe.observe(&scope_name, &event);
+            if observe.observe(&scope_name, &event) {
+                start_read_ahead(&observe, &scope_name, &labels);
+            }
             event.modify(strip_for_cache)
         })
         .reflect(writer)
@@ -348,6 +361,27 @@ async fn run_scope(
             }
         })
         .await;
+}
+
+/// Reads the objects of a long initial list of `scope` ahead of their reconciles, in the
+/// background (see [`readahead`]); nothing when the queue is short or a read-ahead runs.
+fn start_read_ahead(ctx: &Arc<Context>, scope: &str, label_selector: &str) {
+    let (queued, namespaces) = ctx.sweep.namespaces(scope);
+    if queued < readahead::MIN_QUEUE {
+        return;
+    }
+    let (ctx, labels) = (ctx.clone(), label_selector.to_owned());
+    tokio::spawn(async move {
+        let Some(_running) = ctx.read_ahead.start() else {
+            return;
+        };
+        match readahead::run(&ctx.read_ahead, &ctx.client, &namespaces, &labels).await {
+            Ok(read) => tracing::debug!(read, "read ahead"),
+            Err(e) => {
+                tracing::debug!(error = %e, "read-ahead stopped; reconciles read their objects one by one")
+            }
+        }
+    });
 }
 
 /// The bulk reconciles of `scope`: its initial list (queued by [`Context::trigger_of`]) and,
@@ -421,10 +455,14 @@ async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Err
 /// The whole SealedSecret the cache knows by its metadata, no older than the cached version
 /// (so the API server answers from its watch cache, not etcd); None when it is gone.
 async fn fetch(ctx: &Context, cached: &Cached) -> Result<Option<SealedSecret>, Error> {
+    let version = cached.metadata.resource_version.as_deref();
+    if let Some(sealed) = ctx.read_ahead.take(&key(&cached.metadata), version) {
+        return Ok(Some(sealed));
+    }
     let name = cached.name_any();
     let namespace = cached.namespace().unwrap_or_default();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = match cached.metadata.resource_version.as_deref() {
+    let params = match version {
         Some(version) => GetParams::at(version),
         None => GetParams::default(),
     };

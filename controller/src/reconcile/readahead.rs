@@ -1,0 +1,232 @@
+//! Read-ahead for a long initial list: the whole SealedSecrets, read a page of a LIST at a time,
+//! so that their reconciles need no GET each.
+//!
+//! The watch caches metadata only, so every reconcile reads its object first (`fetch`): on a
+//! cold start that is one request in four of the controller's, each with the API server's whole
+//! per-request cost. When a watch's initial list leaves at least [`MIN_QUEUE`] objects queued,
+//! [`run`] lists the same scope, one namespace after another in the order the initial list
+//! queued them (etcd's key order), [`PAGE`] objects per request, and keeps each page here until
+//! the reconciles take their copies; the next page is read once fewer than [`PAGE`] are left,
+//! so at most two pages are held. A copy is used only at the exact resourceVersion the cache
+//! holds; a change since, an object that was not listed, a copy left for [`STALE`] all fall back
+//! to the GET. Nothing depends on it: if a LIST fails the read-ahead ends there and the
+//! reconciles read their objects one by one, as without it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crds::SealedSecret;
+use kube::api::ListParams;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::echo::{id, key, Id};
+
+/// Objects per LIST request.
+pub(super) const PAGE: u32 = 100;
+
+/// The shortest queue worth reading ahead for: below it the GETs cost little.
+pub(super) const MIN_QUEUE: usize = 2 * PAGE as usize;
+
+/// How long a copy nobody takes is kept.
+pub(super) const STALE: Duration = Duration::from_secs(10);
+
+/// The copies read ahead, by object.
+#[derive(Default)]
+pub(super) struct ReadAhead {
+    copies: Mutex<HashMap<Id, Copy>>,
+    taken: Notify,
+    running: AtomicBool,
+}
+
+/// One read-ahead runs at a time: this is its turn, given back on drop (a panic included).
+pub(super) struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+struct Copy {
+    sealed: SealedSecret,
+    since: Instant,
+}
+
+impl ReadAhead {
+    /// The turn to run a read-ahead, unless one runs.
+    pub(super) fn start(&self) -> Option<Running<'_>> {
+        self.running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Running(&self.running))
+    }
+
+    /// Removes the copy of `obj`; returns it if it is at `resource_version`.
+    pub(super) fn take(
+        &self,
+        obj: &ObjectRef<SealedSecret>,
+        resource_version: Option<&str>,
+    ) -> Option<SealedSecret> {
+        let copy = {
+            let mut copies = self.lock();
+            if copies.is_empty() {
+                return None;
+            }
+            copies.remove(&id(obj))?
+        };
+        self.taken.notify_waiters();
+        let version = copy.sealed.metadata.resource_version.as_deref();
+        (version.is_some() && version == resource_version).then_some(copy.sealed)
+    }
+
+    /// Keeps `items` until taken (or [`STALE`]).
+    fn fill(&self, items: Vec<SealedSecret>, now: Instant) {
+        let mut copies = self.lock();
+        for sealed in items {
+            copies.insert(id(&key(&sealed.metadata)), Copy { sealed, since: now });
+        }
+    }
+
+    /// How many copies are held after dropping those older than [`STALE`].
+    fn held(&self, now: Instant) -> usize {
+        let mut copies = self.lock();
+        copies.retain(|_, c| now.duration_since(c.since) < STALE);
+        copies.len()
+    }
+
+    /// Waits until fewer than `low` copies are held.
+    async fn wait_below(&self, low: usize) {
+        loop {
+            let notified = self.taken.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.held(Instant::now()) < low {
+                return;
+            }
+            // Woken by a take or, at the latest, when a copy may have gone stale.
+            let _ = tokio::time::timeout(STALE / 4, notified).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Copy>> {
+        self.copies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The namespaces of `ids` (`namespace/name`) in the order of their objects' etcd keys
+/// (`…/namespace/name`, compared bytewise): `a-b/x` comes before `a/x`.
+pub(super) fn namespaces_in_key_order<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let with_slash: BTreeSet<String> = ids
+        .filter_map(|id| id.split_once('/'))
+        .map(|(namespace, _)| format!("{namespace}/"))
+        .collect();
+    with_slash
+        .into_iter()
+        .map(|mut ns| {
+            ns.pop();
+            ns
+        })
+        .collect()
+}
+
+/// Reads `namespaces` ahead into `ahead` (see the module doc); returns how many objects were
+/// read, or the first failed request.
+pub(super) async fn run(
+    ahead: &ReadAhead,
+    client: &Client,
+    namespaces: &[String],
+    label_selector: &str,
+) -> Result<usize, kube::Error> {
+    let mut read = 0;
+    for namespace in namespaces {
+        let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
+        let mut params = ListParams::default().limit(PAGE);
+        if !label_selector.is_empty() {
+            params = params.labels(label_selector);
+        }
+        loop {
+            let page = api.list(&params).await?;
+            read += page.items.len();
+            ahead.fill(page.items, Instant::now());
+            ahead.wait_below(PAGE as usize).await;
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+    }
+    Ok(read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn sealed(name: &str, version: &str) -> SealedSecret {
+        let mut sealed = SealedSecret::new(name, Default::default());
+        sealed.metadata = ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("apps".to_owned()),
+            resource_version: Some(version.to_owned()),
+            ..ObjectMeta::default()
+        };
+        sealed
+    }
+
+    fn obj(name: &str) -> ObjectRef<SealedSecret> {
+        ObjectRef::new(name).within("apps")
+    }
+
+    #[test]
+    fn a_copy_serves_once_and_only_at_the_cached_version() {
+        let ahead = ReadAhead::default();
+        ahead.fill(vec![sealed("a", "7"), sealed("b", "8")], Instant::now());
+        let a = ahead.take(&obj("a"), Some("7")).expect("same version");
+        assert_eq!(a.metadata.resource_version.as_deref(), Some("7"));
+        assert!(ahead.take(&obj("a"), Some("7")).is_none(), "taken once");
+        assert!(
+            ahead.take(&obj("b"), Some("9")).is_none(),
+            "changed since the list: read it again"
+        );
+        assert!(
+            ahead.take(&obj("b"), Some("8")).is_none(),
+            "dropped on the miss"
+        );
+        assert!(ahead.take(&obj("c"), None).is_none(), "never listed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_page_waits_for_takes_or_for_the_copies_to_go_stale() {
+        let ahead = ReadAhead::default();
+        ahead.fill(vec![sealed("a", "1"), sealed("b", "1")], Instant::now());
+        let waited = tokio::time::timeout(Duration::from_secs(1), ahead.wait_below(2)).await;
+        assert!(waited.is_err(), "two held: the reader waits");
+        ahead.take(&obj("a"), Some("1"));
+        tokio::time::timeout(Duration::from_secs(1), ahead.wait_below(2))
+            .await
+            .expect("one taken: the reader goes on");
+        let start = Instant::now();
+        ahead.wait_below(1).await;
+        assert!(
+            start.elapsed() >= STALE - Duration::from_secs(1) && start.elapsed() <= STALE * 2,
+            "nobody takes b: it goes stale, {:?}",
+            start.elapsed()
+        );
+        assert_eq!(ahead.held(Instant::now()), 0);
+    }
+
+    #[test]
+    fn namespaces_come_in_etcd_key_order() {
+        let ids = ["a/x", "a-b/y", "b/z", "a/w", "a-b/v"];
+        assert_eq!(
+            namespaces_in_key_order(ids.into_iter()),
+            vec!["a-b".to_owned(), "a".to_owned(), "b".to_owned()]
+        );
+    }
+}
