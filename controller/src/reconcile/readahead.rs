@@ -149,8 +149,20 @@ pub(super) async fn run(
         if !label_selector.is_empty() {
             params = params.labels(label_selector);
         }
+        let mut expired = false;
         loop {
-            let page = api.list(&params).await?;
+            let page = match api.list(&params).await {
+                Ok(page) => page,
+                Err(kube::Error::Api(status)) if !expired => {
+                    // Once per page: the list went on past its continue token's lifetime.
+                    let token = fresh_continue(&status).ok_or(kube::Error::Api(status))?;
+                    params = params.continue_token(&token);
+                    expired = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            expired = false;
             read += page.items.len();
             ahead.fill(page.items, Instant::now());
             ahead.wait_below(PAGE as usize).await;
@@ -161,6 +173,17 @@ pub(super) async fn run(
         }
     }
     Ok(read)
+}
+
+/// The token to go on with after a `410 Gone` for an expired continue token (etcd compacted
+/// the list's revision, every 5 minutes by default): the API server offers one that continues
+/// from the next object at the current revision.
+fn fresh_continue(status: &kube::core::Status) -> Option<String> {
+    if status.code != 410 {
+        return None;
+    }
+    let token = status.metadata.as_ref()?.continue_.clone()?;
+    (!token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
@@ -219,6 +242,33 @@ mod tests {
             start.elapsed()
         );
         assert_eq!(ahead.held(Instant::now()), 0);
+    }
+
+    #[test]
+    fn an_expired_list_goes_on_with_the_token_the_api_server_offers() {
+        let status = |code: u16, token: Option<&str>| kube::core::Status {
+            code,
+            metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
+                continue_: token.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            fresh_continue(&status(410, Some("next"))).as_deref(),
+            Some("next")
+        );
+        assert_eq!(
+            fresh_continue(&status(410, Some(""))),
+            None,
+            "no token offered"
+        );
+        assert_eq!(fresh_continue(&status(410, None)), None);
+        assert_eq!(
+            fresh_continue(&status(500, Some("next"))),
+            None,
+            "not an expiry"
+        );
     }
 
     #[test]
