@@ -211,7 +211,7 @@ impl Context {
     /// What a watch event of `scope` asks of the controller: a reconcile soon (a change), a
     /// place in the bulk queue (an object of a (re)list whose trigger changed), or nothing
     /// (status only; deletions are forgotten here). See [`Sweep`]. True when an initial list
-    /// was released (see [`start_read_ahead`]).
+    /// is complete: the caller releases its queue (see [`start_read_ahead`]).
     fn observe(&self, scope: &str, event: &watcher::Event<Cached>) -> bool {
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
@@ -221,10 +221,7 @@ impl Context {
                 }
             }
             watcher::Event::Init => self.sweep.hold(scope),
-            watcher::Event::InitDone => {
-                self.sweep.release(scope);
-                return true;
-            }
+            watcher::Event::InitDone => return true,
             watcher::Event::Delete(gone) => self.forget(&gone.metadata),
         }
         false
@@ -363,25 +360,73 @@ async fn run_scope(
         .await;
 }
 
-/// Reads the objects of a long initial list of `scope` ahead of their reconciles, in the
-/// background (see [`readahead`]); nothing when the queue is short or a read-ahead runs.
+/// Releases the queue of a complete initial list of `scope`: at once when it is short, else
+/// once the read-ahead holds its first page (see [`readahead`]), so that the first reconciles
+/// find their copies; [`FIRST_PAGE_WAIT`] at the latest, or when the read-ahead fails first.
 fn start_read_ahead(ctx: &Arc<Context>, scope: &str, label_selector: &str) {
     let (queued, namespaces) = ctx.sweep.namespaces(scope);
     if queued < readahead::MIN_QUEUE {
+        ctx.sweep.release(scope);
         return;
     }
-    let (ctx, labels) = (ctx.clone(), label_selector.to_owned());
+    let release = Arc::new(ReleaseOnce {
+        ctx: ctx.clone(),
+        scope: scope.to_owned(),
+        done: std::sync::atomic::AtomicBool::new(false),
+    });
+    let timer = release.clone();
     tokio::spawn(async move {
-        let Some(_running) = ctx.read_ahead.start() else {
+        tokio::time::sleep(FIRST_PAGE_WAIT).await;
+        timer.now();
+    });
+    let labels = label_selector.to_owned();
+    tokio::spawn(async move {
+        let ctx = release.ctx.clone();
+        let Some(_running) = ctx.read_ahead.start(&release.scope) else {
+            release.now();
             return;
         };
-        match readahead::run(&ctx.read_ahead, &ctx.client, &namespaces, &labels).await {
+        let first_page = || release.now();
+        let result = readahead::run(
+            &ctx.read_ahead,
+            &ctx.client,
+            &namespaces,
+            &labels,
+            first_page,
+        );
+        match result.await {
             Ok(read) => tracing::debug!(read, "read ahead"),
             Err(e) => {
                 tracing::debug!(error = %e, "read-ahead stopped; reconciles read their objects one by one")
             }
         }
+        release.now();
     });
+}
+
+/// How long a complete initial list waits for the read-ahead's first page at most.
+const FIRST_PAGE_WAIT: Duration = Duration::from_secs(2);
+
+/// Releases a scope's queue once, whichever comes first (see [`start_read_ahead`]): a later
+/// release could let a new relist's queue through before that list is complete.
+struct ReleaseOnce {
+    ctx: Arc<Context>,
+    scope: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl ReleaseOnce {
+    fn now(&self) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.ctx.sweep.release(&self.scope);
+        }
+    }
+}
+
+impl Drop for ReleaseOnce {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 /// The bulk reconciles of `scope`: its initial list (queued by [`Context::trigger_of`]) and,

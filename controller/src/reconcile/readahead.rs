@@ -12,8 +12,7 @@
 //! to the GET. Nothing depends on it: if a LIST fails the read-ahead ends there and the
 //! reconciles read their objects one by one, as without it.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -40,15 +39,20 @@ pub(super) const STALE: Duration = Duration::from_secs(10);
 pub(super) struct ReadAhead {
     copies: Mutex<HashMap<Id, Copy>>,
     taken: Notify,
-    running: AtomicBool,
+    /// The scopes whose read-ahead runs.
+    running: Mutex<HashSet<String>>,
 }
 
-/// One read-ahead runs at a time: this is its turn, given back on drop (a panic included).
-pub(super) struct Running<'a>(&'a AtomicBool);
+/// A scope's read-ahead runs until this is dropped (a panic included).
+pub(super) struct Running<'a> {
+    ahead: &'a ReadAhead,
+    scope: String,
+}
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        let mut running = self.ahead.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.remove(&self.scope);
     }
 }
 
@@ -58,12 +62,13 @@ struct Copy {
 }
 
 impl ReadAhead {
-    /// The turn to run a read-ahead, unless one runs.
-    pub(super) fn start(&self) -> Option<Running<'_>> {
-        self.running
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| Running(&self.running))
+    /// The turn to read `scope` ahead, unless a read-ahead of it runs.
+    pub(super) fn start(&self, scope: &str) -> Option<Running<'_>> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.insert(scope.to_owned()).then(|| Running {
+            ahead: self,
+            scope: scope.to_owned(),
+        })
     }
 
     /// Removes the copy of `obj`; returns it if it is at `resource_version`.
@@ -134,14 +139,16 @@ pub(super) fn namespaces_in_key_order<'a>(ids: impl Iterator<Item = &'a str>) ->
         .collect()
 }
 
-/// Reads `namespaces` ahead into `ahead` (see the module doc); returns how many objects were
-/// read, or the first failed request.
+/// Reads `namespaces` ahead into `ahead` (see the module doc), calling `first_page` once the
+/// first page is held; returns how many objects were read, or the first failed request.
 pub(super) async fn run(
     ahead: &ReadAhead,
     client: &Client,
     namespaces: &[String],
     label_selector: &str,
+    first_page: impl FnOnce(),
 ) -> Result<usize, kube::Error> {
+    let mut first_page = Some(first_page);
     let mut read = 0;
     for namespace in namespaces {
         let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
@@ -165,6 +172,9 @@ pub(super) async fn run(
             expired = false;
             read += page.items.len();
             ahead.fill(page.items, Instant::now());
+            if let Some(first_page) = first_page.take() {
+                first_page();
+            }
             ahead.wait_below(PAGE as usize).await;
             match page.metadata.continue_ {
                 Some(token) if !token.is_empty() => params = params.continue_token(&token),
@@ -269,6 +279,16 @@ mod tests {
             None,
             "not an expiry"
         );
+    }
+
+    #[test]
+    fn one_read_ahead_per_scope_at_a_time() {
+        let ahead = ReadAhead::default();
+        let first = ahead.start("apps").expect("none runs");
+        assert!(ahead.start("apps").is_none(), "apps is read ahead already");
+        assert!(ahead.start("other").is_some(), "another scope has its own");
+        drop(first);
+        assert!(ahead.start("apps").is_some(), "ended: may run again");
     }
 
     #[test]
