@@ -28,7 +28,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
 use echo::{key, Echoes, SyncState};
 pub use events::{EventType, Recorder};
@@ -863,8 +863,8 @@ async fn update_status(
             return Ok(());
         };
         current.status = Some(status);
-        match requests::replace_status(&ctx.client, api.resource_url(), &name, &params, &current)
-            .await
+        let body = status_body(&current);
+        match requests::replace_status(&ctx.client, api.resource_url(), &name, &params, &body).await
         {
             Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
                 current = api.get(&name).await?;
@@ -877,6 +877,25 @@ async fn update_status(
         }
     }
     Ok(())
+}
+
+/// What a status update sends: the status, and the metadata that names the object and makes
+/// the write conditional (uid, resourceVersion). The API server takes nothing else from it (the
+/// rest of the object stays as stored), so the spec and managedFields would only be encoded and
+/// decoded for nothing.
+fn status_body(sealed: &SealedSecret) -> serde_json::Value {
+    let meta = &sealed.metadata;
+    serde_json::json!({
+        "apiVersion": SealedSecret::api_version(&()),
+        "kind": SealedSecret::kind(&()),
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "uid": meta.uid,
+            "resourceVersion": meta.resource_version,
+        },
+        "status": sealed.status,
+    })
 }
 
 #[cfg(test)]
@@ -895,6 +914,21 @@ mod tests {
             "spec": {"encryptedData": {"password": "AgB="}},
         }))
         .expect("a SealedSecret")
+    }
+
+    #[test]
+    fn a_status_update_sends_the_status_and_the_preconditions_only() {
+        let mut current = sealed();
+        current.status = desired_status(&current, None);
+        let body = status_body(&current);
+        assert_eq!(
+            body["metadata"],
+            json!({"name": "db", "namespace": "apps", "uid": "u1", "resourceVersion": "10"})
+        );
+        assert_eq!(body["kind"], "SealedSecret");
+        assert_eq!(body["apiVersion"], "bitnami.com/v1alpha1");
+        assert_eq!(body["status"]["conditions"][0]["type"], "Synced");
+        assert!(body.get("spec").is_none(), "no sealed values sent back");
     }
 
     #[test]
