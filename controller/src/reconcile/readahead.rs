@@ -151,38 +151,95 @@ pub(super) async fn run(
     let mut first_page = Some(first_page);
     let mut read = 0;
     for namespace in namespaces {
-        let api: Api<SealedSecret> = Api::namespaced(client.clone(), namespace);
-        let mut params = ListParams::default().limit(PAGE);
-        if !label_selector.is_empty() {
-            params = params.labels(label_selector);
+        let mut pages = Pages::new(Api::namespaced(client.clone(), namespace), label_selector);
+        if from_cache(pages.objects().await?) {
+            pages = pages.in_one_response();
         }
-        let mut expired = false;
-        loop {
-            let page = match api.list(&params).await {
-                Ok(page) => page,
-                Err(kube::Error::Api(status)) if !expired => {
-                    // Once per page: the list went on past its continue token's lifetime.
-                    let token = fresh_continue(&status).ok_or(kube::Error::Api(status))?;
-                    params = params.continue_token(&token);
-                    expired = true;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            expired = false;
-            read += page.items.len();
-            ahead.fill(page.items, Instant::now());
+        while let Some(items) = pages.next().await? {
+            read += items.len();
+            ahead.fill(items, Instant::now());
             if let Some(first_page) = first_page.take() {
                 first_page();
             }
             ahead.wait_below(PAGE as usize).await;
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
-            }
         }
     }
     Ok(read)
+}
+
+/// Whether a namespace of `objects` SealedSecrets (None: unknown) is read in one response from
+/// the API server's watch cache (decoded already: no etcd read, no decoding) rather than in
+/// pages from etcd (the watch cache ignores a page size).
+fn from_cache(objects: Option<usize>) -> bool {
+    objects.is_some_and(|n| n <= CACHE_LIST_MAX)
+}
+
+/// The largest namespace read in one response (see [`from_cache`]).
+const CACHE_LIST_MAX: usize = 500;
+
+/// The pages of one namespace's LIST.
+struct Pages {
+    api: Api<SealedSecret>,
+    params: ListParams,
+    /// None once the last page was read.
+    next: Option<Option<String>>,
+}
+
+impl Pages {
+    fn new(api: Api<SealedSecret>, label_selector: &str) -> Self {
+        let mut params = ListParams::default().limit(PAGE);
+        if !label_selector.is_empty() {
+            params = params.labels(label_selector);
+        }
+        Self {
+            api,
+            params,
+            next: Some(None),
+        }
+    }
+
+    /// How many objects the namespace holds, from a one-item metadata page (the API server
+    /// counts the rest; not with a label selector).
+    async fn objects(&self) -> Result<Option<usize>, kube::Error> {
+        let probe = self.api.list_metadata(&self.params.clone().limit(1)).await?;
+        let rest = probe.metadata.remaining_item_count;
+        let rest = match probe.metadata.continue_.as_deref() {
+            None | Some("") => Some(0),
+            Some(_) => rest.and_then(|n| usize::try_from(n).ok()),
+        };
+        Ok(rest.map(|n| n + probe.items.len()))
+    }
+
+    /// The same list in one response from the watch cache.
+    fn in_one_response(mut self) -> Self {
+        self.params.limit = None;
+        self.params = self.params.match_any();
+        self
+    }
+
+    /// The next page, None after the last.
+    async fn next(&mut self) -> Result<Option<Vec<SealedSecret>>, kube::Error> {
+        let Some(token) = self.next.take() else {
+            return Ok(None);
+        };
+        let mut params = self.params.clone();
+        params.continue_token = token;
+        let page = match self.api.list(&params).await {
+            Err(kube::Error::Api(status)) if params.continue_token.is_some() => {
+                // The list went on past its continue token's lifetime: once more with the
+                // token the API server offers.
+                let token = fresh_continue(&status).ok_or(kube::Error::Api(status))?;
+                self.api.list(&params.continue_token(&token)).await?
+            }
+            page => page?,
+        };
+        self.next = page
+            .metadata
+            .continue_
+            .filter(|t| !t.is_empty())
+            .map(Some);
+        Ok(Some(page.items))
+    }
 }
 
 /// The token to go on with after a `410 Gone` for an expired continue token (etcd compacted
