@@ -1,16 +1,18 @@
-//! Read-ahead for a long initial list: the whole SealedSecrets, read a page of a LIST at a time,
-//! so that their reconciles need no GET each.
+//! Read-ahead for a long initial list: the whole SealedSecrets, read a LIST response at a time, so
+//! that their reconciles need no GET each.
 //!
 //! The watch caches metadata only, so every reconcile reads its object first (`fetch`): on a
 //! cold start that is one request in four of the controller's, each with the API server's whole
 //! per-request cost. When a watch's initial list leaves at least [`MIN_QUEUE`] objects queued,
-//! [`run`] lists the same scope, one namespace after another in the order the initial list
-//! queued them (etcd's key order), [`PAGE`] objects per request, and keeps each page here until
-//! the reconciles take their copies; the next page is read once fewer than [`PAGE`] are left,
-//! so at most two pages are held. A copy is used only at the exact resourceVersion the cache
-//! holds; a change since, an object that was not listed, a copy left for [`STALE`] all fall back
-//! to the GET. Nothing depends on it: if a LIST fails the read-ahead ends there and the
-//! reconciles read their objects one by one, as without it.
+//! [`run`] lists the same scope one namespace after another, in the order the initial list
+//! queued them (etcd's key order). A namespace of up to [`CACHE_LIST_MAX`] objects (counted
+//! first with a one-item page) comes in one response from the API server's watch cache; a
+//! larger one in pages of [`PAGE`] from etcd. Each response is kept here until the reconciles
+//! take their copies, and the next is read once fewer than [`PAGE`] are left. A copy is used
+//! only at the exact resourceVersion the cache holds; a change since, an object that was not
+//! listed, a copy left for [`STALE`] all fall back to the GET. Nothing depends on it: if a LIST
+//! fails the read-ahead ends there and the reconciles read their objects one by one, as
+//! without it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -201,7 +203,10 @@ impl Pages {
     /// How many objects the namespace holds, from a one-item metadata page (the API server
     /// counts the rest; not with a label selector).
     async fn objects(&self) -> Result<Option<usize>, kube::Error> {
-        let probe = self.api.list_metadata(&self.params.clone().limit(1)).await?;
+        let probe = self
+            .api
+            .list_metadata(&self.params.clone().limit(1))
+            .await?;
         let rest = probe.metadata.remaining_item_count;
         let rest = match probe.metadata.continue_.as_deref() {
             None | Some("") => Some(0),
@@ -233,11 +238,7 @@ impl Pages {
             }
             page => page?,
         };
-        self.next = page
-            .metadata
-            .continue_
-            .filter(|t| !t.is_empty())
-            .map(Some);
+        self.next = page.metadata.continue_.filter(|t| !t.is_empty()).map(Some);
         Ok(Some(page.items))
     }
 }
