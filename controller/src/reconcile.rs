@@ -8,6 +8,7 @@
 
 mod echo;
 mod events;
+mod readahead;
 mod sweep;
 pub mod write;
 
@@ -27,10 +28,11 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
 use echo::{key, Echoes, SyncState};
 pub use events::{EventType, Recorder};
+use readahead::ReadAhead;
 use sweep::Sweep;
 use write::{Refusal, SecretAction};
 
@@ -175,6 +177,8 @@ pub struct Context {
     known_secrets: KnownSecrets,
     /// Bulk reconciles waiting for their turn.
     sweep: Sweep,
+    /// Whole SealedSecrets of a long initial list, read a page at a time.
+    read_ahead: ReadAhead,
 }
 
 impl Context {
@@ -200,13 +204,15 @@ impl Context {
             ),
             known_secrets: KnownSecrets::default(),
             sweep: Sweep::new(SWEEP_BOUND),
+            read_ahead: ReadAhead::default(),
         })
     }
 
     /// What a watch event of `scope` asks of the controller: a reconcile soon (a change), a
     /// place in the bulk queue (an object of a (re)list whose trigger changed), or nothing
-    /// (status only; deletions are forgotten here). See [`Sweep`].
-    fn observe(&self, scope: &str, event: &watcher::Event<Cached>) {
+    /// (status only; deletions are forgotten here). See [`Sweep`]. True when an initial list
+    /// is complete: the caller releases its queue (see [`start_read_ahead`]).
+    fn observe(&self, scope: &str, event: &watcher::Event<Cached>) -> bool {
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
                 if self.echoes.wants_reconcile(&obj.metadata) {
@@ -215,9 +221,10 @@ impl Context {
                 }
             }
             watcher::Event::Init => self.sweep.hold(scope),
-            watcher::Event::InitDone => self.sweep.release(scope),
+            watcher::Event::InitDone => return true,
             watcher::Event::Delete(gone) => self.forget(&gone.metadata),
         }
+        false
     }
 
     /// Drops what is kept about a deleted SealedSecret (retry count, metrics series).
@@ -302,13 +309,16 @@ async fn run_scope(
     let scope_name = scope.clone().unwrap_or_default();
     let sweep_scope = scope_name.clone();
     let observe = ctx.clone();
+    let labels = label_selector.to_owned();
     // Metadata only: the sealed values, most of an object's size, are read when it is
     // reconciled (see `fetch`).
     let sealed_stream = watcher::watcher(sealed_api, wc)
         .backoff(crate::watch_backoff::watch_backoff())
         // What an event asks for is decided before the cache drops what decides it.
         .map_ok(move |event| {
-            observe.observe(&scope_name, &event);
+            if observe.observe(&scope_name, &event) {
+                start_read_ahead(&observe, &scope_name, &labels);
+            }
             event.modify(strip_for_cache)
         })
         .reflect(writer)
@@ -348,6 +358,75 @@ async fn run_scope(
             }
         })
         .await;
+}
+
+/// Releases the queue of a complete initial list of `scope`: at once when it is short, else
+/// once the read-ahead holds its first page (see [`readahead`]), so that the first reconciles
+/// find their copies; [`FIRST_PAGE_WAIT`] at the latest, or when the read-ahead fails first.
+fn start_read_ahead(ctx: &Arc<Context>, scope: &str, label_selector: &str) {
+    let (queued, namespaces) = ctx.sweep.namespaces(scope);
+    if queued < readahead::MIN_QUEUE {
+        ctx.sweep.release(scope);
+        return;
+    }
+    let release = Arc::new(ReleaseOnce {
+        ctx: ctx.clone(),
+        scope: scope.to_owned(),
+        done: std::sync::atomic::AtomicBool::new(false),
+    });
+    let timer = release.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(FIRST_PAGE_WAIT).await;
+        timer.now();
+    });
+    let labels = label_selector.to_owned();
+    tokio::spawn(async move {
+        let ctx = release.ctx.clone();
+        let Some(_running) = ctx.read_ahead.start(&release.scope) else {
+            release.now();
+            return;
+        };
+        let first_page = || release.now();
+        let result = readahead::run(
+            &ctx.read_ahead,
+            &ctx.client,
+            &namespaces,
+            &labels,
+            first_page,
+        );
+        match result.await {
+            Ok(read) => tracing::debug!(read, "read ahead"),
+            Err(e) => {
+                tracing::debug!(error = %e, "read-ahead stopped; reconciles read their objects one by one")
+            }
+        }
+        release.now();
+    });
+}
+
+/// How long a complete initial list waits for the read-ahead's first page at most.
+const FIRST_PAGE_WAIT: Duration = Duration::from_secs(2);
+
+/// Releases a scope's queue once, whichever comes first (see [`start_read_ahead`]): a later
+/// release could let a new relist's queue through before that list is complete.
+struct ReleaseOnce {
+    ctx: Arc<Context>,
+    scope: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl ReleaseOnce {
+    fn now(&self) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.ctx.sweep.release(&self.scope);
+        }
+    }
+}
+
+impl Drop for ReleaseOnce {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 /// The bulk reconciles of `scope`: its initial list (queued by [`Context::trigger_of`]) and,
@@ -421,10 +500,14 @@ async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Err
 /// The whole SealedSecret the cache knows by its metadata, no older than the cached version
 /// (so the API server answers from its watch cache, not etcd); None when it is gone.
 async fn fetch(ctx: &Context, cached: &Cached) -> Result<Option<SealedSecret>, Error> {
+    let version = cached.metadata.resource_version.as_deref();
+    if let Some(sealed) = ctx.read_ahead.take(&key(&cached.metadata), version) {
+        return Ok(Some(sealed));
+    }
     let name = cached.name_any();
     let namespace = cached.namespace().unwrap_or_default();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = match cached.metadata.resource_version.as_deref() {
+    let params = match version {
         Some(version) => GetParams::at(version),
         None => GetParams::default(),
     };
@@ -780,8 +863,8 @@ async fn update_status(
             return Ok(());
         };
         current.status = Some(status);
-        match requests::replace_status(&ctx.client, api.resource_url(), &name, &params, &current)
-            .await
+        let body = status_body(&current);
+        match requests::replace_status(&ctx.client, api.resource_url(), &name, &params, &body).await
         {
             Err(kube::Error::Api(s)) if s.code == 409 && attempt == 0 => {
                 current = api.get(&name).await?;
@@ -794,6 +877,25 @@ async fn update_status(
         }
     }
     Ok(())
+}
+
+/// What a status update sends: the status, and the metadata that names the object and makes
+/// the write conditional (uid, resourceVersion). The API server takes nothing else from it (the
+/// rest of the object stays as stored), so the spec and managedFields would only be encoded and
+/// decoded for nothing.
+fn status_body(sealed: &SealedSecret) -> serde_json::Value {
+    let meta = &sealed.metadata;
+    serde_json::json!({
+        "apiVersion": SealedSecret::api_version(&()),
+        "kind": SealedSecret::kind(&()),
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "uid": meta.uid,
+            "resourceVersion": meta.resource_version,
+        },
+        "status": sealed.status,
+    })
 }
 
 #[cfg(test)]
@@ -812,6 +914,21 @@ mod tests {
             "spec": {"encryptedData": {"password": "AgB="}},
         }))
         .expect("a SealedSecret")
+    }
+
+    #[test]
+    fn a_status_update_sends_the_status_and_the_preconditions_only() {
+        let mut current = sealed();
+        current.status = desired_status(&current, None);
+        let body = status_body(&current);
+        assert_eq!(
+            body["metadata"],
+            json!({"name": "db", "namespace": "apps", "uid": "u1", "resourceVersion": "10"})
+        );
+        assert_eq!(body["kind"], "SealedSecret");
+        assert_eq!(body["apiVersion"], "bitnami.com/v1alpha1");
+        assert_eq!(body["status"]["conditions"][0]["type"], "Synced");
+        assert!(body.get("spec").is_none(), "no sealed values sent back");
     }
 
     #[test]

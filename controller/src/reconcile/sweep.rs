@@ -66,6 +66,19 @@ impl Sweep {
         self.changed.notify_waiters();
     }
 
+    /// How many objects `scope` has queued, and their namespaces in etcd's key order.
+    pub(super) fn namespaces(&self, scope: &str) -> (usize, Vec<String>) {
+        let state = self.lock();
+        let Some(queue) = state.scopes.get(scope) else {
+            return (0, Vec::new());
+        };
+        let ids = queue.objects.iter().map(|id| &**id);
+        (
+            queue.objects.len(),
+            super::readahead::namespaces_in_key_order(ids),
+        )
+    }
+
     /// Queues `obj` for a reconcile in `scope`: last, or first when `urgent` (a change made
     /// while a bulk reconcile runs does not wait for it).
     pub(super) fn push(&self, scope: &str, obj: &ObjectRef<SealedSecret>, urgent: bool) {
