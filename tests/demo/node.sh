@@ -17,8 +17,9 @@ work=$(mktemp -d /tmp/sealed-secrets-demo.XXXXXX)
 t0=$SECONDS
 # shellcheck source=../node/render.sh
 . "$NODE/render.sh"
+# shellcheck source=seal-apply.sh
+. "$ROOT/tests/demo/seal-apply.sh"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
 # cannot REASON: the node is not available here; demo.sh falls back.
 cannot() {
   printf '%s\n' "$1" >&2
@@ -95,23 +96,5 @@ step "kubeseal --fetch-cert (through the API server's Service proxy, to the Pod)
 kubeseal --fetch-cert >"$work/cert.pem"
 head -n 2 "$work/cert.pem"
 
-step "sealing a Secret with kubeseal (no flags: it finds the controller itself)"
-kubectl create namespace demo >/dev/null
-kubectl create secret generic db-creds -n demo --from-literal=username=admin \
-  --from-literal=password='s3cr3t!' --dry-run=client -o yaml |
-  kubeseal -o yaml >"$work/sealed.yaml"
-cat "$work/sealed.yaml"
-
-step "applying the SealedSecret (what Flux does with the file from Git)"
-kubectl apply -f "$work/sealed.yaml"
-
-step "waiting for the controller Pod to unseal it into a Secret"
-for _ in $(seq 1 60); do
-  kubectl get secret db-creds -n demo >/dev/null 2>&1 && break
-  sleep 0.5
-done
-kubectl get secret db-creds -n demo >/dev/null 2>&1 || fail "no Secret demo/db-creds after 30 s: $(kubectl get sealedsecret db-creds -n demo -o jsonpath='{.status.conditions}')"
-kubectl get sealedsecret db-creds -n demo
-kubectl get secret db-creds -n demo -o yaml
-printf '\npassword, decoded: %s\n' "$(kubectl get secret db-creds -n demo -o jsonpath='{.data.password}' | base64 -d)"
+seal_apply_show "$work" "sealing a Secret with kubeseal (no flags: it finds the controller itself)" "controller Pod"
 printf '\ndemo on the node done in %ss\n' "$((SECONDS - t0))" >&2
