@@ -15,8 +15,11 @@ REF=localhost/sealed-secrets-rs-controller:dev
 dir=${DEMO_NODE_DIR:-/tmp/sealed-secrets-demo-node}
 work=$(mktemp -d /tmp/sealed-secrets-demo.XXXXXX)
 t0=$SECONDS
+# shellcheck source=../node/render.sh
+. "$NODE/render.sh"
+# shellcheck source=seal-apply.sh
+. "$ROOT/tests/demo/seal-apply.sh"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
 # cannot REASON: the node is not available here; demo.sh falls back.
 cannot() {
   printf '%s\n' "$1" >&2
@@ -77,23 +80,13 @@ step "building the controller image and importing it into containerd"
 "$NODE/node.sh" import "$dir" "$work/controller.tar" >"$work/import.log" 2>&1 || fail "node.sh import failed" "$work/import.log"
 
 step "deploy/overlays/dev with only the image changed: kubectl kustomize | kubectl apply"
-mkdir -p "$work/kustomize"
-cat >"$work/kustomize/kustomization.yaml" <<EOF
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$ROOT/deploy/overlays/dev" "$work/kustomize")
-images:
-- name: ghcr.io/example/sealed-secrets-rs-controller
-  newName: ${REF%:*}
-  newTag: ${REF##*:}
-EOF
-cat "$work/kustomize/kustomization.yaml"
 # This API server (v1.20) serves no policy/v1: the PodDisruptionBudget goes in as v1beta1, as
 # deploy/README.md says for clusters older than 1.21.
-"$V5" kustomize "$work/kustomize" 2>"$work/kustomize.log" |
-  sed 's#^apiVersion: policy/v1$#apiVersion: policy/v1beta1#' >"$work/install.yaml" ||
-  fail "kubectl kustomize failed" "$work/kustomize.log"
+rendered=0
+render_overlay dev "$work/kustomize" "$REF" "$work/rendered.yaml" "$work/kustomize.log" || rendered=$?
+cat "$work/kustomize/kustomization.yaml"
+((rendered == 0)) || fail "kubectl kustomize failed" "$work/kustomize.log"
+pdb_v1beta1 "$work/rendered.yaml" >"$work/install.yaml" || fail "the PodDisruptionBudget as policy/v1beta1 failed"
 kubectl apply -f "$work/install.yaml"
 kubectl -n kube-system rollout status deployment/sealed-secrets-controller --timeout=180s ||
   fail "the controller did not become Ready: $(kubectl -n kube-system get pods -l name=sealed-secrets-controller --no-headers 2>&1 | head -n 3)"
@@ -103,23 +96,5 @@ step "kubeseal --fetch-cert (through the API server's Service proxy, to the Pod)
 kubeseal --fetch-cert >"$work/cert.pem"
 head -n 2 "$work/cert.pem"
 
-step "sealing a Secret with kubeseal (no flags: it finds the controller itself)"
-kubectl create namespace demo >/dev/null
-kubectl create secret generic db-creds -n demo --from-literal=username=admin \
-  --from-literal=password='s3cr3t!' --dry-run=client -o yaml |
-  kubeseal -o yaml >"$work/sealed.yaml"
-cat "$work/sealed.yaml"
-
-step "applying the SealedSecret (what Flux does with the file from Git)"
-kubectl apply -f "$work/sealed.yaml"
-
-step "waiting for the controller Pod to unseal it into a Secret"
-for _ in $(seq 1 60); do
-  kubectl get secret db-creds -n demo >/dev/null 2>&1 && break
-  sleep 0.5
-done
-kubectl get secret db-creds -n demo >/dev/null 2>&1 || fail "no Secret demo/db-creds after 30 s: $(kubectl get sealedsecret db-creds -n demo -o jsonpath='{.status.conditions}')"
-kubectl get sealedsecret db-creds -n demo
-kubectl get secret db-creds -n demo -o yaml
-printf '\npassword, decoded: %s\n' "$(kubectl get secret db-creds -n demo -o jsonpath='{.data.password}' | base64 -d)"
+seal_apply_show "$work" "sealing a Secret with kubeseal (no flags: it finds the controller itself)" "controller Pod"
 printf '\ndemo on the node done in %ss\n' "$((SECONDS - t0))" >&2

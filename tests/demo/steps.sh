@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo's steps, run by demo.sh inside a live local control plane (KUBECONFIG is set).
 set -euo pipefail
+# shellcheck source=seal-apply.sh
+. "$(dirname "${BASH_SOURCE[0]}")/seal-apply.sh"
 work=$(mktemp -d)
-step() { printf '\n==> %s\n' "$*" >&2; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
@@ -18,21 +19,5 @@ done
 [ -s "$work/cert.pem" ] || { cat "$work/controller.log" >&2; echo "controller did not come up" >&2; exit 1; }
 kubectl get secrets -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key
 
-step "fetching the certificate and sealing a Secret with kubeseal"
-kubectl create namespace demo >/dev/null
-kubectl create secret generic db-creds -n demo --from-literal=username=admin \
-  --from-literal=password='s3cr3t!' --dry-run=client -o yaml \
-  | kubeseal --cert "http://127.0.0.1:$port/v1/cert.pem" -o yaml > "$work/sealed.yaml"
-cat "$work/sealed.yaml"
-
-step "applying the SealedSecret (what Flux does with the file from Git)"
-kubectl apply -f "$work/sealed.yaml"
-
-step "waiting for the controller to unseal it into a Secret"
-for _ in $(seq 1 60); do
-  kubectl get secret db-creds -n demo >/dev/null 2>&1 && break
-  sleep 0.5
-done
-kubectl get sealedsecret db-creds -n demo
-kubectl get secret db-creds -n demo -o yaml
-printf '\npassword, decoded: %s\n' "$(kubectl get secret db-creds -n demo -o jsonpath='{.data.password}' | base64 -d)"
+seal_apply_show "$work" "fetching the certificate and sealing a Secret with kubeseal" controller \
+  --cert "http://127.0.0.1:$port/v1/cert.pem"

@@ -28,9 +28,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CP_BIN="${KUBEBUILDER_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/bin}"
-# shellcheck source=proc-check.sh
-. "$HERE/proc-check.sh"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 NS=kube-system
 APP=sealed-secrets-controller
 SEL=name=sealed-secrets-controller
@@ -39,99 +38,20 @@ LEASE_SECONDS=15 # the controller's --leader-elect-lease-duration default
 FAILOVER_BOUND=$((LEASE_SECONDS + 10))
 DEMO="node-demo"
 
-log() { printf '[node/deploy-test] %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+node_test_init node/deploy-test /tmp/ssnode-deploy.XXXXXX "${1:-}"
 
-made_work=
-if [[ -n ${1:-} ]]; then
-  work=$(realpath -m -- "$1"); mkdir -p "$work"
-else
-  work=$(mktemp -d /tmp/ssnode-deploy.XXXXXX); made_work=1
-fi
-node=$work/node
-failed=1
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -d $node ]]; then
-    "$HERE/node.sh" stop "$node" >"$work/node-stop.log" 2>&1 || { log "node.sh stop failed (log: $work/node-stop.log)"; rc=1; made_work=; }
-  fi
-  if ((failed)); then
-    log "FAILED (work dir: $work)"; made_work=
-  fi
-  [[ -n $made_work ]] && rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-kc() { "$CP_BIN/kubectl" --kubeconfig "$node/admin.kubeconfig" "$@"; }
-ctr_() { ctr --address "$node/containerd.sock" --connect-timeout 2s --timeout 20s -n k8s.io "$@"; }
-# fail COMPONENT MESSAGE [LOG]: the log's last lines, then one line.
-fail() {
-  if [[ -n ${3:-} && -f $3 ]]; then tail -n 20 "$3" | sed 's/^/    /' >&2; fi
-  printf '[node/deploy-test] FAIL: %s: %s%s\n' "$1" "$2" "${3:+ (log: $3)}" >&2
-  exit 1
-}
-# pod_fail POD MESSAGE: the container's last log lines (its previous run too), then one line.
-pod_fail() {
-  kc -n "${PODNS:-$NS}" logs "$1" --all-containers --previous --tail 20 2>/dev/null | sed 's/^/    previous: /' >&2 || true
-  kc -n "${PODNS:-$NS}" logs "$1" --all-containers --tail 20 2>/dev/null | sed 's/^/    /' >&2 || true
-  printf '[node/deploy-test] FAIL: Pod %s/%s: %s (log: kubectl -n %s logs %s)\n' "${PODNS:-$NS}" "$1" "$2" "${PODNS:-$NS}" "$1" >&2
-  exit 1
-}
-
-# pods SELECTOR: one line per Pod: NAME READY(0/1) DELETING(0/1) CONTAINER-ID WAITING-REASON
-pods() {
-  kc -n "${PODNS:-$NS}" get pods -l "$1" -o json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["items"]:
-    st = p.get("status", {})
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions", []))
-    cs = (st.get("containerStatuses") or [{}])[0]
-    waiting = (cs.get("state") or {}).get("waiting", {}).get("reason", "-")
-    cid = (cs.get("containerID") or "-").replace("containerd://", "")
-    print(p["metadata"]["name"], int(ready), int("deletionTimestamp" in p["metadata"]), cid, waiting)
-'
-}
-# A container that cannot start or keeps crashing fails the test at once, with its log.
-check_pods() {
-  local name reason
-  while read -r name _ _ _ reason; do
-    case $reason in
-      CrashLoopBackOff | ErrImageNeverPull | ErrImagePull | ImagePullBackOff | InvalidImageName | CreateContainerConfigError | CreateContainerError | RunContainerError)
-        pod_fail "$name" "container waiting: $reason" ;;
-    esac
-  done < <(pods "$1")
-}
-# wait_ready SELECTOR N SECONDS: until exactly N Pods, none terminating, all Ready.
-wait_ready() {
-  local sel=$1 want=$2 secs=$3 deadline=$((SECONDS + $3)) lines
-  while :; do
-    check_pods "$sel"
-    lines=$(pods "$sel")
-    if [[ $(awk '$3 == 0 && $2 == 1' <<<"$lines" | wc -l) == "$want" && $(wc -l <<<"$lines") == "$want" ]]; then
-      return 0
-    fi
-    ((SECONDS < deadline)) || { log "Pods:"; sed 's/^/    /' <<<"$lines" >&2; fail "Deployment $APP" "not $want Pods Ready within ${secs}s" "$node/kubelet.log"; }
-    sleep 1
-  done
-}
 holder() { kc -n "$NS" get lease "$APP" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
 # wait_secret NAME VALUE SECONDS: until Secret DEMO/NAME has data.password == VALUE.
 secret_is() { [[ $(kc -n $DEMO get secret "$1" -o jsonpath='{.data.password}' 2>/dev/null | base64 -d 2>/dev/null) == "$2" ]]; }
-# The container's process on the node, by its containerd id.
-task_pid() { ctr_ tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" { print $2 }'; }
 # one_leader: exactly one leader: the Lease holder is one of the Pods, and the only one whose
 # log says it leads (sets $leader).
 one_leader() {
   local deadline=$((SECONDS + 30)) p leading=()
-  until leader=$(holder) && [[ -n $leader ]] && grep -qxF "$leader" <<<"$(pods "$SEL" | awk '{ print $1 }')"; do
+  until leader=$(holder) && [[ -n $leader ]] && grep -qxF "$leader" <<<"$(pods "$NS" "$SEL" | awk '{ print $1 }')"; do
     ((SECONDS < deadline)) || fail "leader election" "Lease $NS/$APP held by '${leader:-nobody}', not one of the Pods" "$node/kube-apiserver.log"
     sleep 1
   done
-  for p in $(pods "$SEL" | awk '{ print $1 }'); do
+  for p in $(pods "$NS" "$SEL" | awk '{ print $1 }'); do
     if grep -q 'leading: reconciling SealedSecrets' <<<"$(kc -n $NS logs "$p")"; then leading+=("$p"); fi
   done
   [[ ${#leading[@]} == 1 && ${leading[0]} == "$leader" ]] || fail "leader election" "Pods logging 'leading': ${leading[*]:-none}; Lease holder $leader"
@@ -140,49 +60,24 @@ one_leader() {
 # apply_overlay NAME: `kubectl apply -k` of a kustomization holding only deploy/overlays/NAME and
 # the image; sets $rendered and $replicas.
 apply_overlay() {
-  local kust=$work/kustomize-$1 errs
-  mkdir -p "$kust"
-  # kustomize v5 refuses an absolute path in `resources:`: relative to the kustomization.
-  cat >"$kust/kustomization.yaml" <<EOF
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$ROOT/deploy/overlays/$1" "$kust")
-images:
-- name: ghcr.io/example/sealed-secrets-rs-controller
-  newName: ${REF%:*}
-  newTag: ${REF##*:}
-EOF
+  local kust=$work/kustomize-$1
   rendered=$work/rendered-$1.yaml
-  "$V5" kustomize "$kust" >"$rendered" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $kust failed" "$work/kustomize.log"
+  render_or_fail "$1" "$kust" "$REF" "$rendered"
   replicas=$(python3 -c '
 import re, sys
 docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
 d = [d for d in docs if re.search(r"^kind: Deployment$", d, re.M)]
 print(re.search(r"^  replicas: (\d+)$", d[0], re.M).group(1))' "$rendered")
   grep -q "image: $REF\$" "$rendered" || fail "kustomize" "the rendered Deployment of $1 does not run $REF"
-  if ! "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$kust" >"$work/apply-$1.log" 2>&1; then
-    # Only the PDB may be refused, and only because this server has no policy/v1.
-    errs=$(grep -c '^error' "$work/apply-$1.log" || true)
-    if grep -qx policy/v1 <<<"$(kc api-versions)" || [[ $errs != 1 ]] ||
-      ! grep -q '^error: resource mapping not found for name: "sealed-secrets-controller" .*no matches for kind "PodDisruptionBudget" in version "policy/v1"' "$work/apply-$1.log"; then
-      fail "kubectl apply -k ($1)" "failed" "$work/apply-$1.log"
-    fi
-    python3 -c '
-import re, sys
-docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
-pdb = [d for d in docs if re.search(r"^kind: PodDisruptionBudget$", d, re.M)]
-assert len(pdb) == 1, "exactly one PodDisruptionBudget expected"
-print(pdb[0].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n", 1))' "$rendered" >"$work/pdb-v1beta1.yaml"
-    kc apply -f "$work/pdb-v1beta1.yaml" >>"$work/apply-$1.log" 2>&1 || fail "PodDisruptionBudget" "apply as policy/v1beta1 failed" "$work/apply-$1.log"
+  apply_k "$1" "$kust" "$rendered"
+  if ((pdb_as_v1beta1)); then
     log "apply -k ($1): everything but the PodDisruptionBudget (v1.20 serves no policy/v1), which went in as policy/v1beta1"
   fi
 }
 
 # --- tools -----------------------------------------------------------------------------------
-[[ $(id -u) == 0 ]] || fail "deploy-test" "run as root (the node needs it)"
-V5=${KUSTOMIZE_V5_KUBECTL:-}
-[[ -n $V5 ]] || V5=$("$ROOT/tests/kubectl-v5/install.sh" | tail -1) || fail "kubectl v5" "tests/kubectl-v5/install.sh failed"
+need_root
+need_v5
 target=${CARGO_TARGET_DIR:-$ROOT/target}
 t=$(now)
 # Both packages in one build: the same feature resolution as the controller-and-kubeseal builds
@@ -195,21 +90,19 @@ log "kubeseal release binary ready in $(secs "$t" "$(now)")s"
 
 # --- 1. node, image --------------------------------------------------------------------------
 t_all=$(now)
-t=$(now)
-"$HERE/node.sh" start "$node" >"$work/node-start.log" 2>&1 || fail "node" "node.sh start failed" "$work/node-start.log"
-f_node=$(secs "$t" "$(now)")
+node_start
 log "node started in ${f_node}s"
 t=$(now)
 "$HERE/controller-image.sh" "$work/controller.tar" "$REF" >"$work/image.log" 2>&1 || fail "controller image" "controller-image.sh failed" "$work/image.log"
 f_image=$(secs "$t" "$(now)")
-"$HERE/node.sh" import "$node" "$work/controller.tar" >"$work/import.log" 2>&1 || fail "containerd" "node.sh import failed" "$work/import.log"
-grep -qxF "$REF" <<<"$(ctr_ images ls -q)" || fail "containerd" "$REF not in containerd after the import" "$node/containerd.log"
+node_import "$work/controller.tar"
+node_has_images "$REF"
 log "controller image built in ${f_image}s ($(du -h "$work/controller.tar" | cut -f1)), imported"
 
 # --- 2. apply -k, as a user does -------------------------------------------------------------
 t=$(now)
 apply_overlay prod
-wait_ready "$SEL" "$replicas" 300
+wait_ready "$NS" "$SEL" "$replicas" 300 "Deployment $APP"
 f_ready=$(secs "$t" "$(now)")
 prod_replicas=$replicas
 log "apply -k to all $replicas Pods Ready: ${f_ready}s"
@@ -229,8 +122,8 @@ kc -n $DEMO create secret generic db-creds --from-literal=password="$value1" --d
 kc apply -f "$work/db-creds.sealed.json" >/dev/null
 deadline=$((SECONDS + 30))
 until secret_is db-creds "$value1"; do
-  check_pods "$SEL"
-  ((SECONDS < deadline)) || PODNS=$NS pod_fail "$leader" "Secret $DEMO/db-creds not unsealed within 30s"
+  check_pods "$NS" "$SEL"
+  ((SECONDS < deadline)) || pod_fail "$NS" "$leader" "Secret $DEMO/db-creds not unsealed within 30s"
   sleep 0.5
 done
 log "kubeseal --fetch-cert and sealing with only KUBECONFIG: Secret $DEMO/db-creds unsealed"
@@ -240,7 +133,7 @@ value2="after-failover-$RANDOM$RANDOM"
 kc -n $DEMO create secret generic after-failover --from-literal=password="$value2" --dry-run=client -o yaml |
   "$KUBESEAL" --cert "$work/cert.pem" -o yaml >"$work/after-failover.sealed.yaml" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed" "$work/kubeseal.log"
 old_leader=$leader
-before=$(pods "$SEL" | awk '{ print $1 }')
+before=$(pods "$NS" "$SEL" | awk '{ print $1 }')
 t=$(now)
 kc -n $NS delete pod "$old_leader" --wait=false >/dev/null
 kc apply -f "$work/after-failover.sealed.yaml" >/dev/null
@@ -273,10 +166,10 @@ f_lease=$(secs "$t" "$t_lease")
 log "fail-over: leader $old_leader deleted; $new_leader took the Lease after ${f_lease}s; a SealedSecret applied $(secs "$t" "$t_applied")s after the delete was unsealed by it ${f_failover}s after the delete (bound ${FAILOVER_BOUND}s)"
 
 # The replacement Pod comes back Ready; exactly one replica leads, the others follow.
-wait_ready "$SEL" "$replicas" 180
+wait_ready "$NS" "$SEL" "$replicas" 180 "Deployment $APP"
 [[ $(holder) == "$new_leader" ]] || fail "fail-over" "the Lease moved again, to $(holder)"
-grep -qxF "$old_leader" <<<"$(pods "$SEL" | awk '{ print $1 }')" && fail "fail-over" "the deleted Pod $old_leader is still there"
-replacement=$(pods "$SEL" | awk '{ print $1 }' | grep -vxF "$before" || true)
+grep -qxF "$old_leader" <<<"$(pods "$NS" "$SEL" | awk '{ print $1 }')" && fail "fail-over" "the deleted Pod $old_leader is still there"
+replacement=$(pods "$NS" "$SEL" | awk '{ print $1 }' | grep -vxF "$before" || true)
 [[ $(wc -w <<<"$replacement") == 1 ]] || fail "fail-over" "expected one replacement Pod, found '$replacement'"
 one_leader
 [[ $leader == "$new_leader" ]] || fail "fail-over" "the leader is $leader, not $new_leader"
@@ -288,9 +181,9 @@ log "all $replicas Pods Ready after the fail-over; a surviving replica ($new_lea
 # --- 5. what the kubelet enforced, from the node's /proc --------------------------------------
 while read -r name _ _ cid _; do
   pid=$(task_pid "$cid")
-  summary=$(proc_check "$pid" 65532 65532) || pod_fail "$name" "$summary"
+  summary=$(proc_check "$pid" 65532 65532) || pod_fail "$NS" "$name" "$summary"
   log "$name: $summary"
-done < <(pods "$SEL")
+done < <(pods "$NS" "$SEL")
 
 # --- the other overlays, applied over prod as a change of environment: rolled out, Ready ----
 f_overlays=""
@@ -299,9 +192,9 @@ for o in stag dev; do
   apply_overlay "$o"
   kc -n $NS rollout status "deploy/$APP" --timeout=240s >"$work/rollout-$o.log" 2>&1 &
   rpid=$!
-  while kill -0 "$rpid" 2>/dev/null; do check_pods "$SEL"; sleep 1; done
+  while kill -0 "$rpid" 2>/dev/null; do check_pods "$NS" "$SEL"; sleep 1; done
   wait "$rpid" || fail "Deployment $APP ($o)" "rollout not done within 240s" "$work/rollout-$o.log"
-  wait_ready "$SEL" "$replicas" 120
+  wait_ready "$NS" "$SEL" "$replicas" 120 "Deployment $APP"
   one_leader
   f_overlays+=" $o $(secs "$t" "$(now)")s ($replicas Pods)"
   log "overlay $o applied over the previous one: $replicas Pods Ready, one leader ($leader), in $(secs "$t" "$(now)")s"
@@ -318,7 +211,7 @@ print("---".join(d for d in docs if not re.search(r"^kind: (CustomResourceDefini
 kc delete -f "$work/ours-but-crd.yaml" --wait=false >/dev/null
 kc -n $NS delete pdb "$APP" --ignore-not-found >/dev/null
 deadline=$((SECONDS + 60))
-while [[ -n $(pods "$SEL") ]]; do
+while [[ -n $(pods "$NS" "$SEL") ]]; do
   ((SECONDS < deadline)) || fail "uninstall" "the Deployment's Pods still there 60s after kubectl delete" "$node/kubelet.log"
   sleep 1
 done
@@ -326,29 +219,29 @@ sed "s|image: IMAGE|image: $REF|" "$HERE/chart-shape.yaml" >"$work/chart-shape.y
 t=$(now)
 kc apply -f "$work/chart-shape.yaml" >"$work/chart-apply.log" 2>&1 || fail "chart shape" "kubectl apply failed" "$work/chart-apply.log"
 CHART_SEL=app.kubernetes.io/name=sealed-secrets
-wait_ready "$CHART_SEL" 1 180
+wait_ready "$NS" "$CHART_SEL" 1 180 "Deployment $APP"
 "$KUBESEAL" --fetch-cert >"$work/chart-cert.pem" 2>"$work/kubeseal.log" || fail "kubeseal --fetch-cert (chart shape)" "failed" "$work/kubeseal.log"
 cmp -s "$work/cert.pem" "$work/chart-cert.pem" || fail "chart shape" "the chart's controller serves another certificate than the keys deploy/ made"
 value3="chart-$RANDOM$RANDOM"
 kc -n $DEMO create secret generic chart-shape --from-literal=password="$value3" --dry-run=client -o yaml |
   "$KUBESEAL" >"$work/chart-shape.sealed.json" 2>"$work/kubeseal.log" || fail "kubeseal" "sealing failed (chart shape)" "$work/kubeseal.log"
 kc apply -f "$work/chart-shape.sealed.json" >/dev/null
-chart_pod=$(pods "$CHART_SEL" | awk '{ print $1 }')
+chart_pod=$(pods "$NS" "$CHART_SEL" | awk '{ print $1 }')
 deadline=$((SECONDS + 30))
 until secret_is chart-shape "$value3"; do
-  check_pods "$CHART_SEL"
-  ((SECONDS < deadline)) || pod_fail "$chart_pod" "Secret $DEMO/chart-shape not unsealed within 30s by the chart-shaped controller"
+  check_pods "$NS" "$CHART_SEL"
+  ((SECONDS < deadline)) || pod_fail "$NS" "$chart_pod" "Secret $DEMO/chart-shape not unsealed within 30s by the chart-shaped controller"
   sleep 0.5
 done
 f_chart=$(secs "$t" "$(now)")
 # The Secrets made before the switch are still there and owned by their SealedSecrets.
 { secret_is db-creds "$value1" && secret_is after-failover "$value2"; } || fail "chart shape" "a Secret unsealed before the switch changed"
 status=$(kc -n $DEMO get sealedsecret chart-shape -o jsonpath='{.status.conditions[?(@.type=="Synced")].status}')
-[[ $status == True ]] || pod_fail "$chart_pod" "SealedSecret $DEMO/chart-shape has Synced '$status' (--update-status)"
-read -r _ _ _ cid _ < <(pods "$CHART_SEL")
-summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail "$chart_pod" "$summary"
+[[ $status == True ]] || pod_fail "$NS" "$chart_pod" "SealedSecret $DEMO/chart-shape has Synced '$status' (--update-status)"
+read -r _ _ _ cid _ < <(pods "$NS" "$CHART_SEL")
+summary=$(PROC_CHECK_SECCOMP=0 proc_check "$(task_pid "$cid")" 1001) || pod_fail "$NS" "$chart_pod" "$summary"
 [[ $(tr '\0' ' ' <"/proc/$(task_pid "$cid")/cmdline") == "controller --update-status --key-prefix sealed-secrets-key --listen-addr :8080 --listen-metrics-addr :8081 " ]] ||
-  pod_fail "$chart_pod" "the chart-shaped container runs '$(tr '\0' ' ' <"/proc/$(task_pid "$cid")/cmdline")'"
+  pod_fail "$NS" "$chart_pod" "the chart-shaped container runs '$(tr '\0' ' ' <"/proc/$(task_pid "$cid")/cmdline")'"
 log "chart shape ($chart_pod: command [controller], the chart's default args and RBAC): same certificate, Secret $DEMO/chart-shape unsealed, Synced True; $summary"
 
 failed=0

@@ -30,9 +30,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CP_BIN="${KUBEBUILDER_ASSETS:-$HOME/.cache/sealed-secrets-rs/k8s-1.20.2/bin}"
-# shellcheck source=proc-check.sh
-. "$HERE/proc-check.sh"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 NODE_IP=10.244.77.1
 CTRL_REF=localhost/sealed-secrets-rs-controller:dev
 CCLOUD_REF=localhost/sealed-secrets-rs-ccloud-keys:dev
@@ -45,121 +44,20 @@ COMMIT_BOUND=60
 NAME=cc.api-key.orders-app.lkc-9z8y
 SEALED_PATH=secrets/sealed/dev/default-$NAME.yaml
 
-log() { printf '[node/tools-test] %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-made_work=
-if [[ -n ${1:-} ]]; then
-  work=$(realpath -m -- "$1"); mkdir -p "$work"
-else
-  work=$(mktemp -d /tmp/ssnode-tools.XXXXXX); made_work=1
-fi
-node=$work/node
-failed=1
+node_test_init node/tools-test /tmp/ssnode-tools.XXXXXX "${1:-}"
 daemon_pid=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+on_cleanup() {
   if [[ -n $daemon_pid ]]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
-  if [[ -d $node ]]; then
-    "$HERE/node.sh" stop "$node" >"$work/node-stop.log" 2>&1 || { log "node.sh stop failed (log: $work/node-stop.log)"; rc=1; made_work=; }
-  fi
-  if ((failed)); then
-    log "FAILED (work dir: $work)"; made_work=
-  fi
-  [[ -n $made_work ]] && rm -rf "$work"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-kc() { "$CP_BIN/kubectl" --kubeconfig "$node/admin.kubeconfig" "$@"; }
-ctr_() { ctr --address "$node/containerd.sock" --connect-timeout 2s --timeout 20s -n k8s.io "$@"; }
 git_() { git -c user.name=tools-test -c user.email=tools-test@localhost "$@"; }
-# fail COMPONENT MESSAGE [LOG]: the log's last lines, then one line.
-fail() {
-  if [[ -n ${3:-} && -f $3 ]]; then tail -n 20 "$3" | sed 's/^/    /' >&2; fi
-  printf '[node/tools-test] FAIL: %s: %s%s\n' "$1" "$2" "${3:+ (log: $3)}" >&2
-  exit 1
-}
-# pod_fail NS POD MESSAGE: the containers' last log lines (previous run too), then one line.
-pod_fail() {
-  kc -n "$1" logs "$2" --all-containers --previous --tail 20 2>/dev/null | sed 's/^/    previous: /' >&2 || true
-  kc -n "$1" logs "$2" --all-containers --tail 20 2>/dev/null | sed 's/^/    /' >&2 || true
-  printf '[node/tools-test] FAIL: Pod %s/%s: %s (log: kubectl -n %s logs %s --all-containers)\n' "$1" "$2" "$3" "$1" "$2" >&2
-  exit 1
-}
-# pods NS SELECTOR: one line per Pod: NAME READY(0/1) DELETING(0/1) CONTAINER-ID REASON PHASE
-# (REASON: the first waiting reason of an init or main container, or `-`; CONTAINER-ID: the first
-# main container's).
-pods() {
-  kc -n "$1" get pods -l "$2" -o json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["items"]:
-    st = p.get("status", {})
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions", []))
-    reason = "-"
-    for c in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
-        w = (c.get("state") or {}).get("waiting", {}).get("reason")
-        if w and w not in ("PodInitializing", "ContainerCreating"):
-            reason = w; break
-    cs = (st.get("containerStatuses") or [{}])[0]
-    cid = (cs.get("containerID") or "-").replace("containerd://", "")
-    print(p["metadata"]["name"], int(ready), int("deletionTimestamp" in p["metadata"]), cid, reason, st.get("phase", "-"))
-'
-}
-# check_pods NS SELECTOR: a container that cannot start or keeps crashing fails at once.
-check_pods() {
-  local name reason phase
-  while read -r name _ _ _ reason phase; do
-    case $reason in
-      CrashLoopBackOff | ErrImageNeverPull | ErrImagePull | ImagePullBackOff | InvalidImageName | CreateContainerConfigError | CreateContainerError | RunContainerError)
-        pod_fail "$1" "$name" "container waiting: $reason" ;;
-    esac
-    [[ $phase != Failed ]] || pod_fail "$1" "$name" "phase Failed"
-  done < <(pods "$1" "$2")
-}
-# wait_ready NS SELECTOR N SECONDS: until exactly N Pods, none terminating, all Ready.
-wait_ready() {
-  local deadline=$((SECONDS + $4)) lines
-  while :; do
-    check_pods "$1" "$2"
-    lines=$(pods "$1" "$2")
-    if [[ $(awk '$3 == 0 && $2 == 1' <<<"$lines" | wc -l) == "$3" && $(wc -l <<<"$lines") == "$3" ]]; then
-      return 0
-    fi
-    ((SECONDS < deadline)) || { log "Pods:"; sed 's/^/    /' <<<"$lines" >&2; fail "Pods $1 -l $2" "not $3 Pods Ready within $4s" "$node/kubelet.log"; }
-    sleep 1
-  done
-}
-task_pid() { ctr_ tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" { print $2 }'; }
-relpath() { python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
-# kust DIR RESOURCE IMAGE-NAME NEW-REF [EXTRA-RESOURCE...]: a kustomization holding RESOURCE (a
-# path, relative: kustomize v5 refuses absolute ones), the image override and the extras.
-kust() {
-  local dir=$1 res=$2 name=$3 ref=$4 r
-  shift 4
-  mkdir -p "$dir"
-  {
-    echo "apiVersion: kustomize.config.k8s.io/v1beta1"
-    echo "kind: Kustomization"
-    echo "resources:"
-    echo "- $(relpath "$res" "$dir")"
-    for r in "$@"; do echo "- $r"; done
-    echo "images:"
-    echo "- name: $name"
-    echo "  newName: ${ref%:*}"
-    echo "  newTag: ${ref##*:}"
-  } >"$dir/kustomization.yaml"
-}
 # cert_pem: the controller's certificate through the API server's Service proxy.
 cert_pem() { kc get --raw "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem"; }
 # bare_has_file: the bare repository's main holds the sealed file.
 bare_has_file() { git -C "$bare" cat-file -e "main:$SEALED_PATH" 2>/dev/null; }
 secret_field() { kc -n default get secret "$NAME" -o jsonpath="{$1}" 2>/dev/null || true; }
 
-[[ $(id -u) == 0 ]] || fail "tools-test" "run as root (the node needs it)"
+need_root
 
 # --- 0. one node per machine: wait for another run's node to go ---------------------------------
 deadline=$((SECONDS + 900))
@@ -170,8 +68,7 @@ while ip link show ssnode0 >/dev/null 2>&1 || pgrep -x kubelet >/dev/null; do
 done
 
 # --- 1. images, node ---------------------------------------------------------------------------
-V5=${KUSTOMIZE_V5_KUBECTL:-}
-[[ -n $V5 ]] || V5=$("$ROOT/tests/kubectl-v5/install.sh" | tail -1) || fail "kubectl v5" "tests/kubectl-v5/install.sh failed"
+need_v5
 target=${CARGO_TARGET_DIR:-$ROOT/target}
 KUBESEAL=$target/release/kubeseal
 t_all=$(now)
@@ -187,34 +84,15 @@ size() { du -h "$1" | cut -f1; }
 f_sizes="ccloud-keys $(size "$work/images/ccloud-keys.tar"), reseal $(size "$work/images/reseal.tar"), controller $(size "$work/images/controller.tar")"
 log "images: tool-images.sh ${f_tools}s, controller-image.sh ${f_ctrl}s; archives $f_sizes"
 
-t=$(now)
-"$HERE/node.sh" start "$node" >"$work/node-start.log" 2>&1 || fail "node" "node.sh start failed" "$work/node-start.log"
-f_node=$(secs "$t" "$(now)")
-"$HERE/node.sh" import "$node" "$work/images/controller.tar" "$work/images/ccloud-keys.tar" "$work/images/reseal.tar" >"$work/import.log" 2>&1 ||
-  fail "containerd" "node.sh import failed" "$work/import.log"
-for r in "$CTRL_REF" "$CCLOUD_REF" "$RESEAL_REF"; do
-  grep -qxF "$r" <<<"$(ctr_ images ls -q)" || fail "containerd" "$r not in containerd after the import" "$node/containerd.log"
-done
+node_start
+node_import "$work/images/controller.tar" "$work/images/ccloud-keys.tar" "$work/images/reseal.tar"
+node_has_images "$CTRL_REF" "$CCLOUD_REF" "$RESEAL_REF"
 log "node started in ${f_node}s; 3 images imported"
 
 # --- 2. the controller: deploy/overlays/dev ------------------------------------------------------
 t=$(now)
-kust "$work/k-dev" "$ROOT/deploy/overlays/dev" ghcr.io/example/sealed-secrets-rs-controller "$CTRL_REF"
-"$V5" kustomize "$work/k-dev" >"$work/rendered-dev.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $work/k-dev failed" "$work/kustomize.log"
-if ! "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$work/k-dev" >"$work/apply-dev.log" 2>&1; then
-  # Only the PDB may be refused, and only because this server has no policy/v1.
-  if grep -qx policy/v1 <<<"$(kc api-versions)" || [[ $(grep -c '^error' "$work/apply-dev.log" || true) != 1 ]] ||
-    ! grep -q 'no matches for kind "PodDisruptionBudget" in version "policy/v1"' "$work/apply-dev.log"; then
-    fail "kubectl apply -k (dev)" "failed" "$work/apply-dev.log"
-  fi
-  python3 -c '
-import re, sys
-docs = re.split(r"^---$", open(sys.argv[1]).read(), flags=re.M)
-pdb = [d for d in docs if re.search(r"^kind: PodDisruptionBudget$", d, re.M)]
-assert len(pdb) == 1, "exactly one PodDisruptionBudget expected"
-print(pdb[0].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n", 1))' "$work/rendered-dev.yaml" >"$work/pdb-v1beta1.yaml"
-  kc apply -f "$work/pdb-v1beta1.yaml" >>"$work/apply-dev.log" 2>&1 || fail "PodDisruptionBudget" "apply as policy/v1beta1 failed" "$work/apply-dev.log"
-fi
+render_or_fail dev "$work/k-dev" "$CTRL_REF" "$work/rendered-dev.yaml"
+apply_k dev "$work/k-dev" "$work/rendered-dev.yaml"
 wait_ready kube-system "$CTRL_SEL" 1 240
 f_ctrl_ready=$(secs "$t" "$(now)")
 cert_pem >"$work/cert1.pem" 2>"$work/cert.log" || fail "controller" "no certificate through the Service proxy" "$work/cert.log"
