@@ -41,7 +41,7 @@ DEMO="node-demo"
 node_test_init node/deploy-test /tmp/ssnode-deploy.XXXXXX "${1:-}"
 
 holder() { kc -n "$NS" get lease "$APP" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
-# wait_secret NAME VALUE SECONDS: until Secret DEMO/NAME has data.password == VALUE.
+# secret_is NAME VALUE: Secret DEMO/NAME has data.password == VALUE (now).
 secret_is() { [[ $(kc -n $DEMO get secret "$1" -o jsonpath='{.data.password}' 2>/dev/null | base64 -d 2>/dev/null) == "$2" ]]; }
 # one_leader: exactly one leader: the Lease holder is one of the Pods, and the only one whose
 # log says it leads (sets $leader).
