@@ -39,7 +39,7 @@ pub(super) const STALE: Duration = Duration::from_secs(10);
 /// The copies read ahead, by object.
 #[derive(Default)]
 pub(super) struct ReadAhead {
-    copies: Mutex<HashMap<Id, Copy>>,
+    copies: Mutex<HashMap<Id, Held>>,
     taken: Notify,
     /// The scopes whose read-ahead runs.
     running: Mutex<HashSet<String>>,
@@ -58,7 +58,7 @@ impl Drop for Running<'_> {
     }
 }
 
-struct Copy {
+struct Held {
     sealed: SealedSecret,
     since: Instant,
 }
@@ -95,7 +95,7 @@ impl ReadAhead {
     fn fill(&self, items: Vec<SealedSecret>, now: Instant) {
         let mut copies = self.lock();
         for sealed in items {
-            copies.insert(id(&key(&sealed.metadata)), Copy { sealed, since: now });
+            copies.insert(id(&key(&sealed.metadata)), Held { sealed, since: now });
         }
     }
 
@@ -120,7 +120,7 @@ impl ReadAhead {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Copy>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Held>> {
         self.copies.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
