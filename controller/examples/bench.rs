@@ -49,9 +49,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use common::{free_port, load_average, process_cpu, process_cpu_split, process_memory, Memory};
+use common::{load_average, process_cpu, process_cpu_split, process_memory, Memory};
 use crds::keygen;
 use crds::{PrivateKey, PublicKey, SealedSecret};
+use envtest::workspace::free_port;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Secret};
 use k8s_openapi::ByteString;

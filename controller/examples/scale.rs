@@ -45,10 +45,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use common::{free_port, load_average, process_cpu, process_memory, Memory};
+use common::{load_average, process_cpu, process_memory, Memory};
 use crds::keygen;
 use crds::types::SealedSecretCondition;
 use crds::{PublicKey, SealedSecret, SealedSecretStatus};
+use envtest::workspace::free_port;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, EventSource, Namespace, ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
@@ -990,18 +991,16 @@ struct ApiRequests {
 impl ApiRequests {
     /// Reads `apiserver_request_total` and `apiserver_watch_events_total` from `/metrics`.
     async fn scrape(client: &Client) -> Result<Self> {
-        let request = axum::http::Request::get("/metrics")
-            .body(Vec::new())
-            .context("building the /metrics request")?;
-        let text = client
-            .request_text(request)
-            .await
-            .context("reading kube-apiserver /metrics")?;
+        let text = envtest::metrics::api_server_text(client).await?;
         let mut counts = BTreeMap::new();
-        for line in text.lines() {
-            if let Some((key, value)) = request_series(line) {
-                *counts.entry(key).or_insert(0.0) += value;
-            }
+        let requests = envtest::metrics::samples(&text, "apiserver_request_total");
+        let watch_events = envtest::metrics::samples(&text, "apiserver_watch_events_total");
+        for (labels, value) in requests {
+            *counts.entry(request_key(&labels)).or_insert(0.0) += value;
+        }
+        for (labels, value) in watch_events {
+            let kind = labels.get("kind").map_or("-", String::as_str);
+            *counts.entry(format!("watch events: {kind}")).or_insert(0.0) += value;
         }
         Ok(Self { counts })
     }
@@ -1030,25 +1029,15 @@ impl ApiRequests {
     }
 }
 
-/// (`verb resource[/subresource]` or `watch events kind`, value) of one metrics line.
-fn request_series(line: &str) -> Option<(String, f64)> {
-    let label = |name: &str| -> Option<&str> {
-        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
-        let len = line[start..].find('"')?;
-        Some(&line[start..start + len])
-    };
-    let value: f64 = line.rsplit(' ').next()?.parse().ok()?;
-    if line.starts_with("apiserver_request_total{") {
-        let (verb, resource) = (label("verb")?, label("resource").unwrap_or("-"));
-        let key = match label("subresource").filter(|s| !s.is_empty()) {
-            Some(sub) => format!("{verb} {resource}/{sub}"),
-            None => format!("{verb} {resource}"),
-        };
-        Some((key, value))
-    } else if line.starts_with("apiserver_watch_events_total{") {
-        Some((format!("watch events: {}", label("kind")?), value))
-    } else {
-        None
+/// `verb resource[/subresource]` of an `apiserver_request_total` series.
+fn request_key(labels: &BTreeMap<String, String>) -> String {
+    let label = |name: &str| labels.get(name).map_or("", String::as_str);
+    let resource = Some(label("resource"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or("-");
+    match label("subresource") {
+        "" => format!("{} {resource}", label("verb")),
+        sub => format!("{} {resource}/{sub}", label("verb")),
     }
 }
 

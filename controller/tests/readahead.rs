@@ -17,11 +17,7 @@ const COUNT: usize = 400;
 
 /// `apiserver_request_total` for SealedSecrets, summed over everything but the verb.
 async fn sealed_secret_requests(client: &Client) -> std::collections::BTreeMap<String, f64> {
-    let request = axum::http::Request::get("/metrics")
-        .body(Vec::new())
-        .expect("request");
-    let text = client
-        .request_text(request)
+    let text = envtest::metrics::api_server_text(client)
         .await
         .expect("API server metrics");
     let mut by_verb = std::collections::BTreeMap::new();

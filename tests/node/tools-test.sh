@@ -56,6 +56,24 @@ cert_pem() { kc get --raw "/api/v1/namespaces/kube-system/services/http:sealed-s
 # bare_has_file: the bare repository's main holds the sealed file.
 bare_has_file() { git -C "$bare" cat-file -e "main:$SEALED_PATH" 2>/dev/null; }
 secret_field() { kc -n default get secret "$NAME" -o jsonpath="{$1}" 2>/dev/null || true; }
+# render_tool NAME OVERLAY IMAGE REF SECRET NS WHAT: $work/k-NAME holding deploy/OVERLAY with
+# IMAGE as REF and the git Secret NS/SECRET (url: $POD_GIT_URL), rendered into
+# $work/rendered-NAME.yaml; fails unless both containers of the WHAT run REF.
+render_tool() {
+  local name=$1 overlay=$2 image=$3 ref=$4 secret=$5 ns=$6 what=$7 dir="$work/k-$1"
+  kust "$dir" "$ROOT/deploy/$overlay" "$image" "$ref" git-secret.yaml
+  cat >"$dir/git-secret.yaml" <<EOF
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $secret
+  namespace: $ns
+stringData:
+  url: $POD_GIT_URL
+EOF
+  "$V5" kustomize "$dir" >"$work/rendered-$name.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $dir failed" "$work/kustomize.log"
+  [[ $(grep -c "image: $ref\$" "$work/rendered-$name.yaml") == 2 ]] || fail "kustomize" "the rendered $what does not run $ref in both containers"
+}
 
 need_root
 
@@ -128,18 +146,7 @@ log "git daemon on $GIT_URL (bare repository seeded: secrets/keys/dev.crt)"
 
 # --- 4. the watcher: deploy/ccloud-keys -------------------------------------------------------------
 t=$(now)
-kust "$work/k-ccloud" "$ROOT/deploy/ccloud-keys" ghcr.io/example/sealed-secrets-rs-ccloud-keys "$CCLOUD_REF" git-secret.yaml
-cat >"$work/k-ccloud/git-secret.yaml" <<EOF
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ccloud-keys-git
-  namespace: $WATCH_NS
-stringData:
-  url: $POD_GIT_URL
-EOF
-"$V5" kustomize "$work/k-ccloud" >"$work/rendered-ccloud.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $work/k-ccloud failed" "$work/kustomize.log"
-[[ $(grep -c "image: $CCLOUD_REF\$" "$work/rendered-ccloud.yaml") == 2 ]] || fail "kustomize" "the rendered Deployment does not run $CCLOUD_REF in both containers"
+render_tool ccloud ccloud-keys ghcr.io/example/sealed-secrets-rs-ccloud-keys "$CCLOUD_REF" ccloud-keys-git "$WATCH_NS" Deployment
 grep -q -- '--cert' "$work/rendered-ccloud.yaml" && fail "deploy/ccloud-keys" "the Deployment still passes --cert (needs cluster DNS)"
 "$V5" --kubeconfig "$node/admin.kubeconfig" apply -k "$work/k-ccloud" >"$work/apply-ccloud.log" 2>&1 ||
   fail "kubectl apply -k (ccloud-keys)" "failed" "$work/apply-ccloud.log"
@@ -219,18 +226,7 @@ done
 log "SIGUSR1 to the controller from the node: key $((nkeys + 1)) made and served"
 
 t=$(now)
-kust "$work/k-reseal" "$ROOT/deploy/reseal" ghcr.io/example/sealed-secrets-rs-reseal "$RESEAL_REF" git-secret.yaml
-cat >"$work/k-reseal/git-secret.yaml" <<EOF
-apiVersion: v1
-kind: Secret
-metadata:
-  name: reseal-git
-  namespace: $RESEAL_NS
-stringData:
-  url: $POD_GIT_URL
-EOF
-"$V5" kustomize "$work/k-reseal" >"$work/rendered-reseal.yaml" 2>"$work/kustomize.log" || fail "kustomize" "kubectl kustomize $work/k-reseal failed" "$work/kustomize.log"
-[[ $(grep -c "image: $RESEAL_REF\$" "$work/rendered-reseal.yaml") == 2 ]] || fail "kustomize" "the rendered CronJob does not run $RESEAL_REF in both containers"
+render_tool reseal reseal ghcr.io/example/sealed-secrets-rs-reseal "$RESEAL_REF" reseal-git "$RESEAL_NS" CronJob
 # v1.20 serves CronJob as batch/v1beta1 only (batch/v1 arrived in 1.21): the same fields.
 if kc get --raw /apis/batch/v1 | grep -q '"name":"cronjobs"'; then
   cp "$work/rendered-reseal.yaml" "$work/reseal-apply.yaml"

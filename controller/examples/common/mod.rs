@@ -72,8 +72,3 @@ pub fn load_average() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
-
-/// A free TCP port on loopback, outside the ephemeral range (see `envtest::workspace`).
-pub fn free_port() -> Result<u16> {
-    envtest::workspace::free_port()
-}

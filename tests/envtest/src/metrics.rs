@@ -2,6 +2,19 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
+
+/// The API server's own `/metrics` text, read with `client` (an admin client).
+pub async fn api_server_text(client: &kube::Client) -> anyhow::Result<String> {
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .context("building the /metrics request")?;
+    client
+        .request_text(request)
+        .await
+        .context("reading kube-apiserver /metrics")
+}
+
 /// Every sample of metric `name` in Prometheus text format: (labels, value).
 pub fn samples(text: &str, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
     text.lines()
